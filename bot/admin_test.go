@@ -1,0 +1,328 @@
+package bot
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"dozor/fetch"
+	"dozor/storage"
+)
+
+const carolID = int64(3001)
+
+func TestAdminCommandsRefusedToOthers(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	h.approved(aliceID, "en", "banks")
+	h.approved(bobID, "en")
+	h.store.PutTopic("banks", "bank", now)
+	src, _, _ := h.store.AddSource("https://a.example/rss", "A", now)
+	h.ask(carolID, carolID, "/start")
+	h.next(adminID) // the approval request
+
+	for _, text := range []string{
+		"/watch x bank", "/unwatch banks", "/watchlist", "/test bank",
+		"/addsource https://b.example/rss", fmt.Sprintf("/rmsource %d", src.ID), "/sources",
+		"/stats", "/users", fmt.Sprintf("/approve %d", carolID), fmt.Sprintf("/ban %d", bobID),
+		"/watch@" + h.fake.BotUsername() + " y bank",
+	} {
+		t.Run(text, func(t *testing.T) {
+			m := h.ask(aliceID, aliceID, text)
+			if m.Plain != "This command is for admins only." {
+				t.Errorf("reply %q", m.Plain)
+			}
+		})
+	}
+	// A pending user and a stranger are refused as well.
+	mustContain(t, h.ask(carolID, carolID, "/ban 2002").Plain, "admins only")
+	mustContain(t, h.ask(4001, 4001, "/watch z bank", withLang("ru")...).Plain, "только для администраторов")
+
+	topics, _ := h.store.Topics()
+	if len(topics) != 1 || topics[0].Name != "banks" {
+		t.Errorf("topics changed: %+v", topics)
+	}
+	if _, err := h.store.Source(src.ID); err != nil {
+		t.Errorf("source removed: %v", err)
+	}
+	if n, _ := h.store.Sources(); len(n) != 1 {
+		t.Errorf("sources: %+v", n)
+	}
+	if u := h.user(bobID); u.Status != storage.StatusApproved {
+		t.Errorf("bob banned by a non-admin: %+v", u)
+	}
+	if u := h.user(carolID); u.Status != storage.StatusPending {
+		t.Errorf("carol approved by a non-admin: %+v", u)
+	}
+	if !h.user(aliceID).Subscribed("banks") {
+		t.Error("alice lost her subscription")
+	}
+	if h.changes.Load() != 0 {
+		t.Error("OnWatchlistChange called")
+	}
+	h.sync()
+	h.noMoreMessages(carolID)
+}
+
+func TestWatchAndUnwatch(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en")
+	m := h.ask(adminID, adminID, "/watch vtb-china (ВТБ OR VTB) (Китай OR China)")
+	mustContain(t, m.Plain, "Topic vtb-china added", "(ВТБ OR VTB) (Китай OR China)")
+	tp, err := h.store.Topic("vtb-china")
+	if err != nil || tp.Query != "(ВТБ OR VTB) (Китай OR China)" {
+		t.Fatalf("stored %+v, %v", tp, err)
+	}
+	if h.changes.Load() != 1 {
+		t.Errorf("OnWatchlistChange called %d times", h.changes.Load())
+	}
+	m = h.ask(adminID, adminID, "/watch vtb-china ВТБ\nКитай")
+	mustContain(t, m.Plain, "updated", "ВТБ Китай")
+	if tp, _ := h.store.Topic("vtb-china"); tp.Query != "ВТБ Китай" {
+		t.Errorf("query %q", tp.Query)
+	}
+
+	for _, tc := range []struct{ text, want string }{
+		{"/watch", "Usage"},
+		{"/watch onlyname", "Usage"},
+		{"/watch bad!name bank", "Bad topic name"},
+		{"/watch " + strings.Repeat("x", 40) + " bank", "Bad topic name"},
+	} {
+		t.Run(tc.text, func(t *testing.T) {
+			mustContain(t, h.ask(adminID, adminID, tc.text).Plain, tc.want)
+		})
+	}
+	t.Run("bad query shows where", func(t *testing.T) {
+		m := h.ask(adminID, adminID, "/watch broken ВТБ (Китай <b>")
+		mustContain(t, m.Text, "<pre>", "&lt;b&gt;")
+		mustContain(t, m.Plain, "ВТБ (Китай <b>\n", "^")
+		lines := strings.Split(m.Plain, "\n")
+		if caret := lines[len(lines)-1]; !strings.HasPrefix(strings.TrimLeft(caret, " "), "^") {
+			t.Errorf("last line %q is not a caret line", caret)
+		}
+		if _, err := h.store.Topic("broken"); err == nil {
+			t.Error("a broken query was stored")
+		}
+	})
+
+	h.store.UpdateUser(aliceID, func(u *storage.User) { u.Topics = []string{"vtb-china"} })
+	m = h.ask(adminID, adminID, "/unwatch VTB-China")
+	mustContain(t, m.Plain, "vtb-china removed; 1 subscribers")
+	if _, err := h.store.Topic("vtb-china"); err == nil {
+		t.Error("topic still stored")
+	}
+	if h.user(aliceID).Subscribed("vtb-china") {
+		t.Error("subscription kept")
+	}
+	mustContain(t, h.ask(adminID, adminID, "/unwatch vtb-china").Plain, "There is no topic")
+	mustContain(t, h.ask(adminID, adminID, "/unwatch").Plain, "Usage")
+	if h.changes.Load() != 3 {
+		t.Errorf("OnWatchlistChange called %d times, want 3", h.changes.Load())
+	}
+}
+
+func TestWatchlistSplitsLongLists(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	for i := range 60 {
+		q := fmt.Sprintf("(банк%d OR bank%d) %s", i, i, strings.Repeat("слово ", 20))
+		if _, err := h.store.PutTopic(fmt.Sprintf("topic-%02d", i), q, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.approved(aliceID, "en", "topic-07")
+	h.send(adminID, adminID, "/watchlist")
+	first := h.next(adminID)
+	mustContain(t, first.Plain, "Topics (60)", "topic-00", "0 subscribers")
+	h.sync()
+	msgs := h.fake.Messages(adminID)
+	if len(msgs) < 2 {
+		t.Fatalf("60 long topics in %d message(s)", len(msgs))
+	}
+	var all strings.Builder
+	for _, m := range msgs {
+		all.WriteString(m.Plain + "\n")
+	}
+	mustContain(t, all.String(), "topic-59", "topic-07 — 1 subscribers")
+	h.seen[adminID] = len(msgs)
+}
+
+func TestTestCommand(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	h.saveArticle("https://a.example/1", "ВТБ откроет центр в Китае", "Банк ВТБ сообщил о планах.", "РБК", now.Add(-2*time.Hour), false)
+	h.saveArticle("https://a.example/2", "VTB and China: new AI hub", "The bank plans a centre in Shanghai.", "Finextra", now.Add(-time.Hour), false)
+	h.saveArticle("https://a.example/3", "Сбербанк и Китай", "Сбербанк сообщил.", "ТАСС", now.Add(-time.Hour), false)
+	h.saveArticle("https://a.example/4", "ВТБ в Китае год назад", "Архив.", "ТАСС", now.Add(-9*24*time.Hour), false)
+
+	m := h.ask(adminID, adminID, "/test (ВТБ OR VTB) (Китай OR China)")
+	mustContain(t, m.Plain, "matches 2 of 3 articles", "VTB and China: new AI hub", "ВТБ откроет центр в Китае")
+	if strings.Contains(m.Plain, "Сбербанк") || strings.Contains(m.Plain, "год назад") {
+		t.Errorf("wrong matches: %q", m.Plain)
+	}
+	if i, j := strings.Index(m.Plain, "VTB and China"), strings.Index(m.Plain, "ВТБ откроет"); i > j {
+		t.Error("not newest first")
+	}
+	if len(m.Entities) == 0 {
+		t.Error("titles are not links")
+	}
+	mustContain(t, h.ask(adminID, adminID, "/test Китай -").Plain, "^")
+	mustContain(t, h.ask(adminID, adminID, "/test").Plain, "Usage")
+}
+
+const testRSS = `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Test Feed &amp; News</title><link>https://news.example/</link>
+<item><title>One</title><link>https://news.example/1</link><description>First.</description></item>
+<item><title>Two</title><link>https://news.example/2</link><description>Second.</description></item>
+</channel></rss>`
+
+func feedServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/rss":
+			w.Header().Set("Content-Type", "application/rss+xml")
+			fmt.Fprint(w, testRSS)
+		case "/page":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<!doctype html><html><head><title>News</title></head><body><p>Hello</p></body></html>")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestSources(t *testing.T) {
+	srv := feedServer(t)
+	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{AllowPrivate: true, Timeout: 5 * time.Second}) })
+
+	m := h.ask(adminID, adminID, "/addsource "+srv.URL+"/rss")
+	mustContain(t, m.Plain, "Source #1 Test Feed & News added", "2 items")
+	src, err := h.store.FindSource(srv.URL + "/rss")
+	if err != nil || src.Title != "Test Feed & News" {
+		t.Fatalf("stored %+v, %v", src, err)
+	}
+	if h.changes.Load() != 1 {
+		t.Errorf("OnWatchlistChange called %d times", h.changes.Load())
+	}
+	mustContain(t, h.ask(adminID, adminID, "/addsource "+srv.URL+"/rss").Plain, "already watched")
+	for _, tc := range []struct{ text, want string }{
+		{"/addsource " + srv.URL + "/page", "is not an RSS, Atom or JSON feed"},
+		{"/addsource " + srv.URL + "/missing", "Could not fetch"},
+		{"/addsource ftp://files.example/feed", "Not a usable address"},
+		{"/addsource", "Usage"},
+	} {
+		t.Run(tc.text, func(t *testing.T) {
+			mustContain(t, h.ask(adminID, adminID, tc.text).Plain, tc.want)
+		})
+	}
+	if all, _ := h.store.Sources(); len(all) != 1 {
+		t.Errorf("refused sources stored: %+v", all)
+	}
+
+	// Health as /sources shows it.
+	now := time.Now()
+	ok, _, _ := h.store.AddSource("https://ok.example/rss", "Good Feed", now)
+	h.store.UpdateSource(ok.ID, func(s *storage.Source) { s.LastSuccess = now.Add(-5 * time.Minute); s.Items = 42 })
+	bad, _, _ := h.store.AddSource("https://bad.example/rss", "Broken <Feed>", now)
+	h.store.UpdateSource(bad.ID, func(s *storage.Source) {
+		s.LastSuccess = now.Add(-3 * 24 * time.Hour)
+		s.Failures = 4
+		s.LastError = "the server answered 503 Service Unavailable"
+		s.ErrorAt = now.Add(-2 * time.Hour)
+	})
+	m = h.ask(adminID, adminID, "/sources")
+	mustContain(t, m.Plain, "Sources (3, failing 1)",
+		"Good Feed — ✅ OK", "5 min ago", "items: 42",
+		"Broken <Feed> — ❌ failing (4 in a row)", "last error (2 h ago): the server answered 503",
+		"Test Feed & News — ⏳ not fetched yet")
+
+	// Remove by id and by URL.
+	mustContain(t, h.ask(adminID, adminID, fmt.Sprintf("/rmsource %d", ok.ID)).Plain, "Good Feed removed")
+	mustContain(t, h.ask(adminID, adminID, "/rmsource HTTPS://BAD.example/rss").Plain, "removed")
+	mustContain(t, h.ask(adminID, adminID, "/rmsource 999").Plain, "There is no source 999")
+	if all, _ := h.store.Sources(); len(all) != 1 {
+		t.Errorf("sources left: %+v", all)
+	}
+	if h.changes.Load() != 3 {
+		t.Errorf("OnWatchlistChange called %d times, want 3", h.changes.Load())
+	}
+}
+
+func TestAddSourceRefusesPrivateAddresses(t *testing.T) {
+	srv := feedServer(t)
+	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{Timeout: 5 * time.Second}) })
+	m := h.ask(adminID, adminID, "/addsource "+srv.URL+"/rss")
+	mustContain(t, m.Plain, "Could not fetch")
+	if all, _ := h.store.Sources(); len(all) != 0 {
+		t.Errorf("stored %+v", all)
+	}
+}
+
+func TestStats(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	h.approved(aliceID, "en", "banks")
+	h.store.PutTopic("banks", "bank", now)
+	h.saveArticle("https://a.example/1", "Bank news", "Text.", "Alpha", now, false, "banks")
+	bad, _, _ := h.store.AddSource("https://bad.example/rss", "Broken", now)
+	h.store.UpdateSource(bad.ID, func(s *storage.Source) { s.Failures = 2 })
+	alerts, _ := h.store.PendingAlerts(0)
+	for _, a := range alerts {
+		h.store.FanOut(a.ID, now)
+	}
+	h.store.AddUsage(now, storage.Usage{Calls: 3, Fallbacks: 1, PromptTokens: 1000, CompletionTokens: 200, Sent: 7, SendErrors: 2})
+	m := h.ask(adminID, adminID, "/stats")
+	mustContain(t, m.Plain, "Sources: 2 (failing 1)", "Articles: 1", "Stories: 1", "Topics: 1",
+		"Users: 2 approved, 0 pending, 0 banned", "Alerts sent today: 7", "Queue: 1 messages",
+		"LLM today: 3 calls, 1 extractive fallbacks, 1200 tokens (1000 in, 200 out)",
+		"Errors today: 2 send errors, 1 failing sources", "Failing: Broken")
+}
+
+func TestUsersApproveBan(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	h.ask(carolID, carolID, "/start", withName("Carol <&>")...)
+	h.next(adminID)
+	h.approved(aliceID, "en", "banks")
+	h.store.PutTopic("banks", "bank", now)
+
+	m := h.ask(adminID, adminID, "/users")
+	mustContain(t, m.Plain, "Users (3)", "3001 Carol <&> — ⏳ pending", "2001 User 2001 — ✅ approved", "1 topics")
+
+	m = h.ask(adminID, adminID, "/approve 3001")
+	mustContain(t, m.Plain, "User 3001 (Carol <&>) is approved")
+	mustContain(t, h.next(carolID).Plain, "approved")
+	mustContain(t, h.ask(adminID, adminID, "/approve 3001").Plain, "already approved")
+	mustContain(t, h.ask(adminID, adminID, "/approve 999").Plain, "There is no user 999")
+	mustContain(t, h.ask(adminID, adminID, "/approve bob").Plain, "numeric user id")
+
+	// Ban drops the user's queued alerts.
+	h.saveArticle("https://a.example/1", "Bank news", "Text.", "Alpha", now, false, "banks")
+	alerts, _ := h.store.PendingAlerts(0)
+	for _, a := range alerts {
+		h.store.FanOut(a.ID, now)
+	}
+	if h.store.OutboxLen() != 1 {
+		t.Fatalf("outbox %d", h.store.OutboxLen())
+	}
+	m = h.ask(adminID, adminID, "/ban 2001")
+	mustContain(t, m.Plain, "User 2001 (User 2001) is banned; 1 queued")
+	if h.store.OutboxLen() != 0 || h.user(aliceID).Status != storage.StatusBanned {
+		t.Errorf("after ban: outbox %d, user %+v", h.store.OutboxLen(), h.user(aliceID))
+	}
+	h.send(aliceID, aliceID, "/latest")
+	h.sync()
+	h.noMoreMessages(aliceID)
+
+	// An id never seen can be banned ahead; admins cannot.
+	mustContain(t, h.ask(adminID, adminID, "/ban 5005").Plain, "banned")
+	if u := h.user(5005); u.Status != storage.StatusBanned {
+		t.Errorf("pre-banned %+v", u)
+	}
+	mustContain(t, h.ask(adminID, adminID, fmt.Sprintf("/ban %d", adminID)).Plain, "can't be banned")
+}

@@ -1,0 +1,431 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"dozor/dedup"
+	"dozor/internal/tgfake"
+	"dozor/storage"
+)
+
+// saveArticle stores one article as the watcher would and returns it.
+// With sign, reprints of the same text join one story.
+func (h *harness) saveArticle(key, title, text, source string, published time.Time, sign bool, topics ...string) storage.Article {
+	h.t.Helper()
+	src, _, err := h.store.AddSource("https://"+strings.ToLower(strings.ReplaceAll(source, " ", ""))+".example/rss", source, published)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	na := storage.NewArticle{
+		Article: storage.Article{Key: key, URL: key, Title: title, Text: text, SourceID: src.ID, Source: source,
+			Published: published, Fetched: published, Topics: topics},
+		Alertable: true,
+	}
+	if sign {
+		na.Sig, na.HasSig = dedup.Sign(strings.Fields(strings.ToLower(title + " " + text)))
+	}
+	res, err := h.store.SaveFetches([]storage.FetchResult{{SourceID: src.ID, Articles: []storage.NewArticle{na}}}, published)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(res[0]) != 1 {
+		h.t.Fatalf("article %s not saved", key)
+	}
+	return res[0][0].Article
+}
+
+func TestApprovalFlow(t *testing.T) {
+	h := newHarness(t)
+	h.store.PutTopic("fintech", "fintech OR финтех", time.Now())
+
+	// A new user asks; the admin gets the request with buttons.
+	m := h.ask(aliceID, aliceID, "/start", tgfake.FirstName("Alice"), tgfake.Username("alice_w"))
+	mustContain(t, m.Plain, "sent to the admins")
+	if u := h.user(aliceID); u.Status != storage.StatusPending || u.Lang != "en" {
+		t.Fatalf("new user %+v", u)
+	}
+	req := h.next(adminID)
+	mustContain(t, req.Plain, "Alice", "@alice_w", fmt.Sprint(aliceID))
+	if got := buttonData(req); strings.Join(got, " ") != fmt.Sprintf("appr:%d deny:%d", aliceID, aliceID) {
+		t.Fatalf("request buttons %v", got)
+	}
+
+	// Waiting users get only the short note, whatever they send.
+	m = h.ask(aliceID, aliceID, "/start")
+	mustContain(t, m.Plain, "waiting")
+	m = h.ask(aliceID, aliceID, "/subscribe fintech")
+	mustContain(t, m.Plain, "waiting")
+	if h.user(aliceID).Subscribed("fintech") {
+		t.Fatal("a pending user subscribed")
+	}
+
+	// Approve: the user is told and can subscribe.
+	ans := h.press(adminID, adminID, req, fmt.Sprintf("appr:%d", aliceID))
+	mustContain(t, ans.Text, "approved")
+	m = h.next(aliceID)
+	mustContain(t, m.Plain, "approved", "/topics")
+	if edited := h.message(adminID, req.ID); edited.Edited.IsZero() || len(edited.InlineKeyboard) != 0 || !strings.Contains(edited.Plain, "Approved by") {
+		t.Errorf("the request was not replaced by the verdict: %+v", edited)
+	}
+	m = h.ask(aliceID, aliceID, "/subscribe fintech")
+	mustContain(t, m.Plain, "Subscribed to fintech")
+	if !h.user(aliceID).Subscribed("fintech") {
+		t.Error("subscription not stored")
+	}
+}
+
+func TestGroupAsksForApproval(t *testing.T) {
+	h := newHarness(t)
+	group := int64(-7001)
+	m := h.ask(group, aliceID, "/start@"+h.fake.BotUsername(), withName("Alice")...)
+	mustContain(t, m.Plain, "sent to the admins")
+	req := h.next(adminID)
+	mustContain(t, req.Plain, "A group wants access", fmt.Sprint(group), "added by Alice")
+	h.press(adminID, adminID, req, fmt.Sprintf("appr:%d", group))
+	mustContain(t, h.next(group).Plain, "approved")
+	if u := h.user(group); u.Status != storage.StatusApproved {
+		t.Errorf("group %+v", u)
+	}
+	if _, err := h.store.User(aliceID); err == nil {
+		t.Error("starting the bot in a group made the sender a subscriber")
+	}
+}
+
+func TestDenyMeansSilence(t *testing.T) {
+	h := newHarness(t)
+	h.ask(bobID, bobID, "/start", tgfake.LanguageCode("ru"))
+	req := h.next(adminID)
+	ans := h.press(adminID, adminID, req, fmt.Sprintf("deny:%d", bobID))
+	mustContain(t, ans.Text, "banned")
+	if u := h.user(bobID); u.Status != storage.StatusBanned {
+		t.Fatalf("denied user %+v", u)
+	}
+	before := h.user(bobID)
+	offset, _ := h.store.GetMeta(offsetKey)
+	if string(offset) != "3" {
+		t.Fatalf("offset %q after /start and the deny button, want 3", offset)
+	}
+	for _, text := range []string{"/start", "/help", "/topics", "/watch x y", "hello", "/nonsense"} {
+		h.send(bobID, bobID, text)
+	}
+	h.sync()
+	h.noMoreMessages(bobID)
+	if after := h.user(bobID); !after.Updated.Equal(before.Updated) || after.Status != storage.StatusBanned {
+		t.Errorf("banned user's record changed: %+v", after)
+	}
+	if now, _ := h.store.GetMeta(offsetKey); string(now) != string(offset) {
+		t.Errorf("a banned user's messages cost a write: offset %s → %s", offset, now)
+	}
+	// Still handled once: after a restart they are not replayed.
+	h.stop()
+	if v, _ := h.store.GetMeta(offsetKey); string(v) != "9" {
+		// updates: /start, the deny callback, then six ignored ones
+		t.Errorf("offset at shutdown %s, want 9", v)
+	}
+}
+
+func TestAccessOpen(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Access = AccessOpen })
+	m := h.ask(aliceID, aliceID, "/start", tgfake.LanguageCode("ru-RU"))
+	mustContain(t, m.Plain, "Привет", "/topics")
+	u := h.user(aliceID)
+	if u.Status != storage.StatusApproved || u.Lang != "ru" || u.TZ != "Europe/Moscow" || u.Mode != storage.ModeInstant {
+		t.Errorf("open access user %+v", u)
+	}
+	h.settle(1)
+	h.noMoreMessages(adminID)
+}
+
+func TestAdminIsAlwaysApproved(t *testing.T) {
+	h := newHarness(t)
+	m := h.ask(adminID, adminID, "/start")
+	mustContain(t, m.Plain, "/topics")
+	if u := h.user(adminID); u.Status != storage.StatusApproved {
+		t.Errorf("admin %+v", u)
+	}
+	m = h.ask(adminID, adminID, "/help")
+	mustContain(t, m.Plain, "Admin commands", "/watch")
+}
+
+func TestUnknownUsersAndText(t *testing.T) {
+	h := newHarness(t)
+	m := h.ask(aliceID, aliceID, "/topics")
+	mustContain(t, m.Plain, "/start")
+	m = h.ask(aliceID, aliceID, "/help")
+	mustContain(t, m.Plain, "/subscribe")
+	m = h.ask(aliceID, aliceID, "hello there")
+	mustContain(t, m.Plain, "/start")
+	if _, err := h.store.User(aliceID); err == nil {
+		t.Error("a user record was created without /start")
+	}
+	h.approved(bobID, "en")
+	m = h.ask(bobID, bobID, "/frobnicate")
+	mustContain(t, m.Plain, "/help")
+}
+
+func TestTopicsToggle(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en", "banks")
+	h.store.PutTopic("banks", "bank OR банк", time.Now())
+	h.store.PutTopic("китайискусственныйинтеллектбанки", "Китай ИИ", time.Now()) // 64+ bytes as callback data
+	h.store.PutTopic("vtb-china", "(ВТБ OR VTB) (Китай OR China)", time.Now())
+
+	m := h.ask(aliceID, aliceID, "/topics")
+	mustContain(t, m.Plain, "banks", "vtb-china", "(ВТБ OR VTB) (Китай OR China)")
+	data := buttonData(m)
+	if len(data) != 3 {
+		t.Fatalf("buttons %v", data)
+	}
+	for _, d := range data {
+		if len(d) > 64 {
+			t.Errorf("callback data %q over 64 bytes", d)
+		}
+	}
+	btn, ok := m.Button("✅ banks")
+	if !ok {
+		t.Fatalf("no ✅ banks button in %+v", m.InlineKeyboard)
+	}
+
+	ans := h.press(aliceID, aliceID, m, "sub:vtb-china")
+	mustContain(t, ans.Text, "Subscribed to vtb-china")
+	if !h.user(aliceID).Subscribed("vtb-china") {
+		t.Error("not subscribed")
+	}
+	m = h.message(aliceID, m.ID)
+	if _, ok := m.Button("✅ vtb-china"); !ok || m.Edited.IsZero() {
+		t.Errorf("keyboard not redrawn: %+v", m.InlineKeyboard)
+	}
+
+	ans = h.press(aliceID, aliceID, m, btn.CallbackData)
+	mustContain(t, ans.Text, "Unsubscribed from banks")
+	if h.user(aliceID).Subscribed("banks") {
+		t.Error("still subscribed")
+	}
+
+	// The long Cyrillic name works through its hashed callback data.
+	long := "китайискусственныйинтеллектбанки"
+	lb, ok := h.message(aliceID, m.ID).Button("▫️ " + long)
+	if !ok {
+		t.Fatal("no button for the long topic")
+	}
+	h.press(aliceID, aliceID, h.message(aliceID, m.ID), lb.CallbackData)
+	if !h.user(aliceID).Subscribed(long) {
+		t.Error("long topic not subscribed")
+	}
+	h.noMoreMessages(aliceID)
+}
+
+func TestSubscribeUnsubscribe(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "ru")
+	h.store.PutTopic("vtb-china", "ВТБ Китай", time.Now())
+	h.store.PutTopic("banks", "банк", time.Now())
+	for _, tc := range []struct {
+		text   string
+		want   []string
+		topics []string
+	}{
+		{"/subscribe", []string{"На какую тему"}, nil},
+		{"/subscribe vtb-china", []string{"подписались", "vtb-china"}, []string{"vtb-china"}},
+		{"/subscribe VTB-China", []string{"уже подписаны"}, []string{"vtb-china"}},
+		{"/subscribe banks, nope", []string{"подписались на тему banks", "Темы nope нет"}, []string{"vtb-china", "banks"}},
+		{"/subscribe <b>x</b>", []string{"Темы <b>x</b> нет"}, []string{"vtb-china", "banks"}},
+		{"/unsubscribe vtb-china", []string{"отписались"}, []string{"banks"}},
+		{"/unsubscribe vtb-china", []string{"не подписаны"}, []string{"banks"}},
+		{"/unsubscribe", []string{"От какой темы"}, []string{"banks"}},
+	} {
+		t.Run(tc.text, func(t *testing.T) {
+			m := h.ask(aliceID, aliceID, tc.text)
+			mustContain(t, m.Plain, tc.want...)
+			if got := h.user(aliceID).Topics; strings.Join(got, ",") != strings.Join(tc.topics, ",") {
+				t.Errorf("topics %v, want %v", got, tc.topics)
+			}
+		})
+	}
+}
+
+func TestLatest(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en")
+	m := h.ask(aliceID, aliceID, "/latest")
+	mustContain(t, m.Plain, "/topics")
+
+	h.store.UpdateUser(aliceID, func(u *storage.User) { u.Topics = []string{"banks"}; u.TZ = "Europe/London" })
+	m = h.ask(aliceID, aliceID, "/latest")
+	mustContain(t, m.Plain, "Nothing")
+
+	now := time.Now()
+	h.saveArticle("https://a.example/old", "Old bank news from last month", "Text about banks.", "Alpha", now.Add(-10*24*time.Hour), false, "banks")
+	var want []string
+	var newest storage.Article
+	for i := range 12 {
+		title := fmt.Sprintf("Bank story number %d <with> & entities", i)
+		newest = h.saveArticle(fmt.Sprintf("https://a.example/%d", i), title, "Text.", "Alpha", now.Add(-time.Duration(12-i)*time.Hour), false, "banks", "other")
+		want = append([]string{title}, want...)
+	}
+	if _, err := h.store.PutSummary(storage.Summary{StoryID: newest.StoryID, Lang: "ru", Text: "Краткий пересказ сюжета."}); err != nil {
+		t.Fatal(err)
+	}
+	h.saveArticle("https://a.example/sport", "Football results", "Sports.", "Beta", now, false, "sport")
+
+	h.send(aliceID, aliceID, "/latest")
+	msgs := h.nextN(aliceID, latestStories)
+	for i, m := range msgs {
+		mustContain(t, m.Plain, want[i], "Alpha", "Topics: banks")
+		if strings.Contains(m.Plain, "other") {
+			t.Errorf("message shows a topic the user does not follow: %q", m.Plain)
+		}
+	}
+	mustContain(t, msgs[0].Plain, "Краткий пересказ сюжета.")
+	mustContain(t, strings.Join(buttonData(msgs[0]), " "), "mute:banks", fmt.Sprintf("sim:%d", newest.StoryID))
+	h.sync()
+	h.noMoreMessages(aliceID)
+}
+
+func TestSettings(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en")
+	m := h.ask(aliceID, aliceID, "/settings")
+	mustContain(t, m.Plain, "Language: English", "Delivery: instant", "Time zone: UTC")
+	data := strings.Join(buttonData(m), " ")
+	mustContain(t, data, "set:lang:ru", "set:mode:digest", "set:tz:Europe/Moscow", "set:tz:Europe/London", "set:tz:UTC", "set:tz:Asia/Shanghai")
+
+	ans := h.press(aliceID, aliceID, m, "set:tz:Asia/Shanghai")
+	mustContain(t, ans.Text, "Asia/Shanghai")
+	if h.user(aliceID).TZ != "Asia/Shanghai" {
+		t.Error("zone not stored")
+	}
+	ans = h.press(aliceID, aliceID, m, "set:mode:digest")
+	mustContain(t, ans.Text, "later", "instant")
+	if h.user(aliceID).Mode != storage.ModeDigest {
+		t.Error("mode not stored")
+	}
+	mustContain(t, h.message(aliceID, m.ID).Plain, "Delivery: daily digest", "Time zone: Asia/Shanghai", "later version")
+
+	h.press(aliceID, aliceID, m, "set:lang:ru")
+	if h.user(aliceID).Lang != "ru" {
+		t.Error("language not stored")
+	}
+	mustContain(t, h.message(aliceID, m.ID).Plain, "Настройки", "Язык: русский")
+
+	for _, tc := range []struct {
+		text string
+		want []string
+		tz   string
+	}{
+		{"/settings tz Asia/Novosibirsk", []string{"Часовой пояс: Asia/Novosibirsk"}, "Asia/Novosibirsk"},
+		{"/settings tz Mars/Olympus", []string{"Неизвестный часовой пояс", "Mars/Olympus"}, "Asia/Novosibirsk"},
+		{"/settings tz Local", []string{"Неизвестный"}, "Asia/Novosibirsk"},
+		{"/settings tz ../../etc/passwd", []string{"Неизвестный"}, "Asia/Novosibirsk"},
+		{"/settings tz utc", []string{"Часовой пояс: UTC"}, "UTC"},
+		{"/settings tz", []string{"Использование"}, "UTC"},
+	} {
+		t.Run(tc.text, func(t *testing.T) {
+			m := h.ask(aliceID, aliceID, tc.text)
+			mustContain(t, m.Plain, tc.want...)
+			if got := h.user(aliceID).TZ; got != tc.tz {
+				t.Errorf("tz %q, want %q", got, tc.tz)
+			}
+			if strings.Contains(tc.want[0], "Часовой пояс:") {
+				h.next(aliceID) // the settings message follows the note
+			}
+		})
+	}
+	m = h.ask(aliceID, aliceID, "/settings lang en")
+	mustContain(t, m.Plain, "Language: English")
+	h.next(aliceID)
+}
+
+func TestSearchComesLater(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en")
+	h.approved(bobID, "ru")
+	mustContain(t, h.ask(aliceID, aliceID, "/search banks").Plain, "later version")
+	mustContain(t, h.ask(bobID, bobID, "/search банки").Plain, "следующей версии")
+}
+
+func TestMuteAndSimilar(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en", "vtb", "ai")
+	now := time.Now()
+	text := "ВТБ рассматривает создание центра компетенций в области искусственного интеллекта на территории Китая для совместных исследований."
+	orig := h.saveArticle("https://a.example/vtb", "ВТБ откроет ИИ-центр в Китае", text, "РБК", now.Add(-time.Hour), true, "vtb", "ai")
+	reprint := h.saveArticle("https://b.example/vtb", "ВТБ откроет ИИ-центр в Китае", text, "Ведомости", now.Add(-30*time.Minute), true, "vtb")
+	if reprint.StoryID != orig.StoryID {
+		t.Fatalf("reprint in story %d, original in %d", reprint.StoryID, orig.StoryID)
+	}
+	lonely := h.saveArticle("https://c.example/sber", "Сбербанк запустил кредиты малому бизнесу в Китае", "Сбербанк объявил о новой программе кредитования.", "Интерфакс", now.Add(-20*time.Minute), false, "ai")
+	h.saveArticle("https://d.example/sber2", "Кредиты малому бизнесу: Сбербанк расширяет программу", "Подробности программы кредитования малого бизнеса.", "ТАСС", now.Add(-10*time.Minute), false)
+	h.saveArticle("https://e.example/weather", "Погода в Москве", "Дожди.", "ТАСС", now.Add(-5*time.Minute), false)
+
+	h.send(aliceID, aliceID, "/latest")
+	msgs := h.nextN(aliceID, 2)
+	var vtbMsg, sberMsg tgfake.Message
+	for _, m := range msgs {
+		if strings.Contains(m.Plain, "ВТБ") {
+			vtbMsg = m
+		} else {
+			sberMsg = m
+		}
+	}
+	mustContain(t, vtbMsg.Plain, "Also in")
+
+	// 🔎 on a story with reprints lists its articles.
+	ans := h.press(aliceID, aliceID, vtbMsg, fmt.Sprintf("sim:%d", orig.StoryID))
+	if ans.QueryID == "" {
+		t.Fatal("no answer")
+	}
+	m := h.next(aliceID)
+	mustContain(t, m.Plain, "Other coverage", "РБК", "Ведомости")
+
+	// 🔎 on a single article finds others sharing the title's words.
+	h.press(aliceID, aliceID, sberMsg, fmt.Sprintf("sim:%d", lonely.StoryID))
+	m = h.next(aliceID)
+	mustContain(t, m.Plain, "Similar stories", "Кредиты малому бизнесу")
+	if strings.Contains(m.Plain, "Погода") || strings.Contains(m.Plain, "запустил") {
+		t.Errorf("similar lists unrelated or the same story: %q", m.Plain)
+	}
+
+	// 🔕 unsubscribes from the topic.
+	ans = h.press(aliceID, aliceID, vtbMsg, "mute:vtb")
+	mustContain(t, ans.Text, "Muted vtb")
+	if u := h.user(aliceID); u.Subscribed("vtb") || !u.Subscribed("ai") {
+		t.Errorf("topics after mute: %v", u.Topics)
+	}
+	ans = h.press(aliceID, aliceID, vtbMsg, "mute:vtb")
+	mustContain(t, ans.Text, "don't follow")
+	h.noMoreMessages(aliceID)
+}
+
+func TestTopicsSplitWithTheirButtons(t *testing.T) {
+	h := newHarness(t)
+	h.approved(aliceID, "en")
+	now := time.Now()
+	for i := range 60 {
+		q := fmt.Sprintf("(банк%d OR bank%d) %s", i, i, strings.Repeat("длинноеслово ", 30))
+		h.store.PutTopic(fmt.Sprintf("тема-%02d", i), q, now)
+	}
+	h.send(aliceID, aliceID, "/topics")
+	h.sync()
+	msgs := h.fake.Messages(aliceID)
+	h.seen[aliceID] = len(msgs)
+	if len(msgs) < 3 {
+		t.Fatalf("60 topics in %d messages", len(msgs))
+	}
+	buttons := 0
+	for _, m := range msgs {
+		for _, d := range buttonData(m) {
+			buttons++
+			name := strings.TrimPrefix(d, "sub:")
+			if !strings.Contains(m.Plain, name+" — ") {
+				t.Errorf("button %q under a message that does not list it", d)
+			}
+		}
+	}
+	if buttons != 60 {
+		t.Errorf("%d buttons, want 60", buttons)
+	}
+}

@@ -1,0 +1,521 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Interface languages. Russian is dozor's main audience; everyone else gets
+// English.
+const (
+	langRU = "ru"
+	langEN = "en"
+)
+
+// langFromCode maps a Telegram client language_code ("ru", "ru-RU", "en-GB")
+// to an interface language.
+func langFromCode(code string) string {
+	code = strings.ToLower(strings.TrimSpace(code))
+	if code == langRU || strings.HasPrefix(code, "ru-") || strings.HasPrefix(code, "ru_") {
+		return langRU
+	}
+	return langEN
+}
+
+// normLang is lang if it is one the interface speaks, else English.
+func normLang(lang string) string {
+	if lang == langRU {
+		return langRU
+	}
+	return langEN
+}
+
+// phrase is one message in both interface languages. The texts are HTML
+// for parse_mode=HTML: arguments must be escaped by the caller (escapeTG).
+type phrase struct{ en, ru string }
+
+// phrases is the interface text. It is constant data, read only.
+var phrases = map[string]phrase{
+	"welcome": {
+		en: "Hi! I'm <b>dozor</b>: I watch news sources and send you new stories on the topics you follow, with a short summary.\n\nPick your topics: /topics\nAll commands: /help",
+		ru: "Привет! Я <b>dozor</b>: слежу за новостными источниками и присылаю новые сюжеты по темам, на которые вы подписаны, с кратким пересказом.\n\nВыберите темы: /topics\nВсе команды: /help",
+	},
+	"waiting": {
+		en: "Thanks! Your request has been sent to the admins. I'll write to you as soon as it is approved.",
+		ru: "Спасибо! Заявка отправлена администраторам. Я напишу, как только её одобрят.",
+	},
+	"still_waiting": {
+		en: "Your request is waiting for an admin's approval.",
+		ru: "Ваша заявка ждёт одобрения администратора.",
+	},
+	"approved_notice": {
+		en: "Your access has been approved! Pick the topics to follow: /topics",
+		ru: "Доступ одобрен! Выберите темы для подписки: /topics",
+	},
+	"need_start": {
+		en: "Send /start first.",
+		ru: "Сначала отправьте /start.",
+	},
+	"admin_only": {
+		en: "This command is for admins only.",
+		ru: "Эта команда только для администраторов.",
+	},
+	"unknown_command": {
+		en: "I don't know this command. All commands: /help",
+		ru: "Не знаю такой команды. Все команды: /help",
+	},
+	"internal_error": {
+		en: "Something went wrong on my side. Please try again later.",
+		ru: "Что-то пошло не так. Попробуйте позже.",
+	},
+	"help": {
+		en: "<b>dozor</b> watches news feeds and alerts you when a story matches a topic you follow. Each story comes once, with a short summary, however many outlets reprint it.\n\n" +
+			"/topics — all topics; tap one to subscribe or unsubscribe\n" +
+			"/subscribe <i>name</i> — follow a topic, e.g. <code>/subscribe vtb-china</code>\n" +
+			"/unsubscribe <i>name</i> — stop following it\n" +
+			"/latest — the latest stories on your topics\n" +
+			"/settings — language, delivery mode, time zone, e.g. <code>/settings tz Europe/Berlin</code>\n" +
+			"/search — search the archive (coming later)\n" +
+			"/help — this message\n\n" +
+			"Under every alert: 🔕 mutes its topic, 🔎 shows other coverage of the story.",
+		ru: "<b>dozor</b> следит за новостными лентами и сообщает о сюжетах по темам, на которые вы подписаны. Каждый сюжет приходит один раз, с кратким пересказом, сколько бы изданий его ни перепечатали.\n\n" +
+			"/topics — все темы; нажмите на тему, чтобы подписаться или отписаться\n" +
+			"/subscribe <i>имя</i> — подписаться на тему, например <code>/subscribe vtb-china</code>\n" +
+			"/unsubscribe <i>имя</i> — отписаться\n" +
+			"/latest — последние сюжеты по вашим темам\n" +
+			"/settings — язык, режим доставки, часовой пояс, например <code>/settings tz Europe/Moscow</code>\n" +
+			"/search — поиск по архиву (появится позже)\n" +
+			"/help — эта справка\n\n" +
+			"Под каждым сообщением: 🔕 заглушает тему, 🔎 показывает, кто ещё писал об этом.",
+	},
+	"help_admin": {
+		en: "<b>Admin commands</b>\n" +
+			"/watch <i>name query</i> — add or change a topic, e.g. <code>/watch vtb-china (ВТБ OR VTB) (Китай OR China)</code>\n" +
+			"/unwatch <i>name</i> — remove a topic and its subscriptions\n" +
+			"/watchlist — topics, queries and subscriber counts\n" +
+			"/test <i>query</i> — what a query would have matched in the last 7 days\n" +
+			"/addsource <i>url</i> — add a feed, e.g. <code>/addsource https://www.finextra.com/rss/headlines.aspx</code>\n" +
+			"/rmsource <i>url or id</i> — remove a feed\n" +
+			"/sources — feeds and their health\n" +
+			"/stats — counters for today\n" +
+			"/users — who uses the bot; /approve <i>id</i>, /ban <i>id</i>\n\n" +
+			"Query language: words match any form (Китай finds Китае), <code>\"exact phrase\"</code>, <code>OR</code>, <code>-exclude</code>, <code>( )</code>, <code>lang:ru</code>, <code>site:example.com</code>.",
+		ru: "<b>Команды администратора</b>\n" +
+			"/watch <i>имя запрос</i> — добавить или изменить тему, например <code>/watch vtb-china (ВТБ OR VTB) (Китай OR China)</code>\n" +
+			"/unwatch <i>имя</i> — удалить тему и подписки на неё\n" +
+			"/watchlist — темы, запросы и число подписчиков\n" +
+			"/test <i>запрос</i> — что запрос нашёл бы за последние 7 дней\n" +
+			"/addsource <i>url</i> — добавить ленту, например <code>/addsource https://www.finextra.com/rss/headlines.aspx</code>\n" +
+			"/rmsource <i>url или id</i> — удалить ленту\n" +
+			"/sources — ленты и их состояние\n" +
+			"/stats — счётчики за сегодня\n" +
+			"/users — пользователи бота; /approve <i>id</i>, /ban <i>id</i>\n\n" +
+			"Язык запросов: слова ищутся в любой форме (Китай найдёт «Китае»), <code>\"точная фраза\"</code>, <code>OR</code>, <code>-исключить</code>, <code>( )</code>, <code>lang:ru</code>, <code>site:example.com</code>.",
+	},
+
+	// Topics and subscriptions.
+	"no_topics": {
+		en: "There are no topics yet. An admin adds them with /watch.",
+		ru: "Тем пока нет. Администратор добавляет их командой /watch.",
+	},
+	"topics_header": {
+		en: "<b>Topics</b> (✅ you follow it). Tap a topic to subscribe or unsubscribe.",
+		ru: "<b>Темы</b> (✅ вы подписаны). Нажмите на тему, чтобы подписаться или отписаться.",
+	},
+	"subscribe_usage": {
+		en: "Which topic? For example <code>/subscribe vtb-china</code>. All topics: /topics",
+		ru: "На какую тему? Например <code>/subscribe vtb-china</code>. Все темы: /topics",
+	},
+	"unsubscribe_usage": {
+		en: "Which topic? For example <code>/unsubscribe vtb-china</code>. Your topics: /topics",
+		ru: "От какой темы? Например <code>/unsubscribe vtb-china</code>. Ваши темы: /topics",
+	},
+	"topic_unknown": {
+		en: "There is no topic <b>%s</b>. All topics: /topics",
+		ru: "Темы <b>%s</b> нет. Все темы: /topics",
+	},
+	"subscribed": {
+		en: "Subscribed to <b>%s</b>.",
+		ru: "Вы подписались на тему <b>%s</b>.",
+	},
+	"already_subscribed": {
+		en: "You already follow <b>%s</b>.",
+		ru: "Вы уже подписаны на тему <b>%s</b>.",
+	},
+	"unsubscribed": {
+		en: "Unsubscribed from <b>%s</b>.",
+		ru: "Вы отписались от темы <b>%s</b>.",
+	},
+	"not_subscribed": {
+		en: "You don't follow <b>%s</b>.",
+		ru: "Вы не подписаны на тему <b>%s</b>.",
+	},
+	"cb_subscribed": {
+		en: "Subscribed to %s",
+		ru: "Подписка на %s оформлена",
+	},
+	"cb_unsubscribed": {
+		en: "Unsubscribed from %s",
+		ru: "Подписка на %s отменена",
+	},
+	"cb_muted": {
+		en: "Muted %s. To follow it again: /topics",
+		ru: "Тема %s заглушена. Вернуть: /topics",
+	},
+	"cb_not_subscribed": {
+		en: "You don't follow %s",
+		ru: "Вы не подписаны на %s",
+	},
+	"cb_topic_gone": {
+		en: "This topic no longer exists",
+		ru: "Этой темы больше нет",
+	},
+	"cb_expired": {
+		en: "This button no longer works",
+		ru: "Эта кнопка больше не работает",
+	},
+
+	// Latest and similar stories.
+	"latest_no_topics": {
+		en: "You don't follow any topics yet. Pick some: /topics",
+		ru: "Вы ещё не подписаны ни на одну тему. Выберите: /topics",
+	},
+	"latest_empty": {
+		en: "Nothing on your topics in the last 7 days.",
+		ru: "По вашим темам за последние 7 дней ничего нет.",
+	},
+	"sim_story": {
+		en: "<b>Other coverage of this story</b> (%d):",
+		ru: "<b>Этот сюжет также освещали</b> (%d):",
+	},
+	"sim_similar": {
+		en: "<b>Similar stories of the last 7 days</b> (%d):",
+		ru: "<b>Похожие сюжеты за последние 7 дней</b> (%d):",
+	},
+	"sim_none": {
+		en: "No other coverage or similar stories found.",
+		ru: "Других публикаций и похожих сюжетов не нашлось.",
+	},
+	"story_gone": {
+		en: "This story is no longer stored.",
+		ru: "Этого сюжета больше нет в архиве.",
+	},
+
+	// Settings.
+	"settings": {
+		en: "<b>Settings</b>\nLanguage: %s\nDelivery: %s\nTime zone: %s\n\nAnother time zone: <code>/settings tz Area/City</code>, e.g. <code>/settings tz Europe/Berlin</code>",
+		ru: "<b>Настройки</b>\nЯзык: %s\nДоставка: %s\nЧасовой пояс: %s\n\nДругой часовой пояс: <code>/settings tz Регион/Город</code>, например <code>/settings tz Asia/Yekaterinburg</code>",
+	},
+	"lang_name": {
+		en: "English",
+		ru: "русский",
+	},
+	"mode_instant": {
+		en: "instant alerts",
+		ru: "сразу",
+	},
+	"mode_digest": {
+		en: "daily digest",
+		ru: "ежедневная сводка",
+	},
+	"btn_instant": {
+		en: "⚡ Instant",
+		ru: "⚡ Сразу",
+	},
+	"btn_digest": {
+		en: "🗓 Daily digest",
+		ru: "🗓 Сводка раз в день",
+	},
+	"digest_later": {
+		en: "The daily digest comes in a later version; until then alerts stay instant.",
+		ru: "Ежедневная сводка появится в следующей версии; до тех пор сообщения приходят сразу.",
+	},
+	"settings_usage": {
+		en: "Usage: <code>/settings</code>, <code>/settings tz Europe/Berlin</code>, <code>/settings lang en</code>, <code>/settings mode instant</code> or <code>/settings mode digest</code>.",
+		ru: "Использование: <code>/settings</code>, <code>/settings tz Europe/Moscow</code>, <code>/settings lang ru</code>, <code>/settings mode instant</code> или <code>/settings mode digest</code>.",
+	},
+	"tz_bad": {
+		en: "Unknown time zone <code>%s</code>. Use an Area/City name such as <code>Europe/Berlin</code> or <code>Asia/Novosibirsk</code>, or <code>UTC</code>.",
+		ru: "Неизвестный часовой пояс <code>%s</code>. Укажите Регион/Город, например <code>Europe/Moscow</code> или <code>Asia/Novosibirsk</code>, либо <code>UTC</code>.",
+	},
+	"tz_set": {
+		en: "Time zone: %s",
+		ru: "Часовой пояс: %s",
+	},
+	"lang_set": {
+		en: "Language: English",
+		ru: "Язык: русский",
+	},
+	"mode_set": {
+		en: "Delivery: %s",
+		ru: "Доставка: %s",
+	},
+	"search_later": {
+		en: "Search is coming in a later version. For now: /latest shows the latest stories on your topics.",
+		ru: "Поиск появится в следующей версии. Пока что /latest показывает последние сюжеты по вашим темам.",
+	},
+
+	// Approval.
+	"approval_request": {
+		en: "New user wants access:\n%s\nid <code>%d</code>, language %s",
+		ru: "Новый пользователь просит доступ:\n%s\nid <code>%d</code>, язык %s",
+	},
+	"approval_request_group": {
+		en: "A group wants access:\n%s\nchat id <code>%d</code>, added by %s",
+		ru: "Группа просит доступ:\n%s\nid чата <code>%d</code>, добавил %s",
+	},
+	"btn_approve": {
+		en: "✅ Approve",
+		ru: "✅ Одобрить",
+	},
+	"btn_deny": {
+		en: "⛔ Deny",
+		ru: "⛔ Отклонить",
+	},
+	"approved_by": {
+		en: "✅ Approved by %s",
+		ru: "✅ Одобрил(а) %s",
+	},
+	"denied_by": {
+		en: "⛔ Denied by %s",
+		ru: "⛔ Отклонил(а) %s",
+	},
+	"user_approved": {
+		en: "User <code>%d</code> (%s) is approved.",
+		ru: "Пользователь <code>%d</code> (%s) одобрен.",
+	},
+	"user_already_approved": {
+		en: "User <code>%d</code> (%s) was already approved.",
+		ru: "Пользователь <code>%d</code> (%s) уже одобрен.",
+	},
+	"user_banned": {
+		en: "User <code>%d</code> (%s) is banned; %d queued messages dropped.",
+		ru: "Пользователь <code>%d</code> (%s) заблокирован; удалено сообщений из очереди: %d.",
+	},
+	"user_unknown": {
+		en: "There is no user <code>%d</code>. See /users.",
+		ru: "Пользователя <code>%d</code> нет. Список: /users",
+	},
+	"user_id_usage": {
+		en: "Give a numeric user id, e.g. <code>/%s 123456789</code>. Ids are in /users.",
+		ru: "Укажите числовой id, например <code>/%s 123456789</code>. Id есть в /users.",
+	},
+	"cannot_ban_admin": {
+		en: "Admins can't be banned; remove the id from ADMIN_IDS first.",
+		ru: "Администратора нельзя заблокировать; сначала уберите его id из ADMIN_IDS.",
+	},
+
+	// Admin: topics.
+	"watch_usage": {
+		en: "Usage: <code>/watch name query</code>, e.g. <code>/watch vtb-china (ВТБ OR VTB) (Китай OR China)</code>",
+		ru: "Использование: <code>/watch имя запрос</code>, например <code>/watch vtb-china (ВТБ OR VTB) (Китай OR China)</code>",
+	},
+	"bad_topic_name": {
+		en: "Bad topic name: %s",
+		ru: "Неподходящее имя темы: %s",
+	},
+	"bad_query": {
+		en: "The query has an error:\n<pre>%s</pre>",
+		ru: "Ошибка в запросе:\n<pre>%s</pre>",
+	},
+	"topic_added": {
+		en: "Topic <b>%s</b> added: <code>%s</code>",
+		ru: "Тема <b>%s</b> добавлена: <code>%s</code>",
+	},
+	"topic_updated": {
+		en: "Topic <b>%s</b> updated: <code>%s</code>",
+		ru: "Тема <b>%s</b> изменена: <code>%s</code>",
+	},
+	"unwatch_usage": {
+		en: "Usage: <code>/unwatch name</code>. Topics: /watchlist",
+		ru: "Использование: <code>/unwatch имя</code>. Темы: /watchlist",
+	},
+	"topic_removed": {
+		en: "Topic <b>%s</b> removed; %d subscribers unsubscribed.",
+		ru: "Тема <b>%s</b> удалена; подписчиков отписано: %d.",
+	},
+	"watchlist_header": {
+		en: "<b>Topics</b> (%d):",
+		ru: "<b>Темы</b> (%d):",
+	},
+	"subscribers": {
+		en: "%d subscribers",
+		ru: "подписчиков: %d",
+	},
+	"test_usage": {
+		en: "Usage: <code>/test query</code>, e.g. <code>/test Sberbank China -VTB</code>",
+		ru: "Использование: <code>/test запрос</code>, например <code>/test Сбербанк Китай -ВТБ</code>",
+	},
+	"test_result": {
+		en: "<code>%s</code> matches <b>%d</b> of %d articles of the last 7 days.",
+		ru: "<code>%s</code>: совпадений <b>%d</b> из %d статей за последние 7 дней.",
+	},
+	"test_latest": {
+		en: "Latest %d:",
+		ru: "Последние %d:",
+	},
+
+	// Admin: sources.
+	"addsource_usage": {
+		en: "Usage: <code>/addsource url [name]</code>, e.g. <code>/addsource https://www.finextra.com/rss/headlines.aspx Finextra</code>",
+		ru: "Использование: <code>/addsource url [имя]</code>, например <code>/addsource https://www.finextra.com/rss/headlines.aspx Finextra</code>",
+	},
+	"bad_url": {
+		en: "Not a usable address: %s",
+		ru: "Неподходящий адрес: %s",
+	},
+	"fetch_unavailable": {
+		en: "Sources can't be checked in this process: there is no fetcher.",
+		ru: "Проверить источник нельзя: загрузчик не настроен.",
+	},
+	"source_fetch_failed": {
+		en: "Could not fetch %s: %s",
+		ru: "Не удалось загрузить %s: %s",
+	},
+	"source_not_feed": {
+		en: "%s is not an RSS, Atom or JSON feed (%s). Give the address of the feed itself, not of a web page.",
+		ru: "%s — не лента RSS, Atom или JSON (%s). Укажите адрес самой ленты, а не веб-страницы.",
+	},
+	"source_added": {
+		en: "Source #%d <b>%s</b> added: the feed has %d items now.",
+		ru: "Источник #%d <b>%s</b> добавлен: сейчас в ленте %d материалов.",
+	},
+	"source_exists": {
+		en: "Source #%d <b>%s</b> is already watched (the feed has %d items now).",
+		ru: "Источник #%d <b>%s</b> уже отслеживается (сейчас в ленте %d материалов).",
+	},
+	"rmsource_usage": {
+		en: "Usage: <code>/rmsource url</code> or <code>/rmsource id</code>. Sources: /sources",
+		ru: "Использование: <code>/rmsource url</code> или <code>/rmsource id</code>. Источники: /sources",
+	},
+	"source_unknown": {
+		en: "There is no source %s. See /sources.",
+		ru: "Источника %s нет. Список: /sources",
+	},
+	"source_removed": {
+		en: "Source #%d <b>%s</b> removed; its articles stay in the archive.",
+		ru: "Источник #%d <b>%s</b> удалён; его статьи остаются в архиве.",
+	},
+	"no_sources": {
+		en: "No sources yet. Add one with /addsource.",
+		ru: "Источников пока нет. Добавьте командой /addsource.",
+	},
+	"sources_header": {
+		en: "<b>Sources</b> (%d, failing %d):",
+		ru: "<b>Источники</b> (%d, с ошибками %d):",
+	},
+	"src_ok": {
+		en: "✅ OK",
+		ru: "✅ работает",
+	},
+	"src_new": {
+		en: "⏳ not fetched yet",
+		ru: "⏳ ещё не загружался",
+	},
+	"src_failing": {
+		en: "❌ failing (%d in a row)",
+		ru: "❌ ошибки (%d подряд)",
+	},
+	"src_details": {
+		en: "last success: %s · items: %d",
+		ru: "последний успех: %s · материалов: %d",
+	},
+	"src_error": {
+		en: "last error (%s): %s",
+		ru: "последняя ошибка (%s): %s",
+	},
+	"never": {
+		en: "never",
+		ru: "никогда",
+	},
+
+	// Admin: stats and users.
+	"stats": {
+		en: "<b>Stats</b> (today is UTC)\n" +
+			"Sources: %d (failing %d)\nArticles: %d\nStories: %d\nTopics: %d\n" +
+			"Users: %d approved, %d pending, %d banned\n" +
+			"Alerts sent today: %d\nQueue: %d messages\n" +
+			"LLM today: %d calls, %d extractive fallbacks, %d tokens (%d in, %d out)\n" +
+			"Errors today: %d send errors, %d failing sources\nDatabase: %.1f MB",
+		ru: "<b>Статистика</b> (сутки по UTC)\n" +
+			"Источники: %d (с ошибками %d)\nСтатьи: %d\nСюжеты: %d\nТемы: %d\n" +
+			"Пользователи: одобрено %d, ждут %d, заблокировано %d\n" +
+			"Отправлено сегодня: %d\nОчередь: %d сообщений\n" +
+			"LLM сегодня: вызовов %d, выдержек вместо пересказа %d, токенов %d (%d на вход, %d на выход)\n" +
+			"Ошибки сегодня: отправки %d, источников с ошибками %d\nБаза: %.1f МБ",
+	},
+	"stats_failing": {
+		en: "Failing: %s",
+		ru: "С ошибками: %s",
+	},
+	"no_users": {
+		en: "No users yet.",
+		ru: "Пользователей пока нет.",
+	},
+	"users_header": {
+		en: "<b>Users</b> (%d):",
+		ru: "<b>Пользователи</b> (%d):",
+	},
+	"status_pending": {
+		en: "⏳ pending",
+		ru: "⏳ ждёт",
+	},
+	"status_approved": {
+		en: "✅ approved",
+		ru: "✅ одобрен",
+	},
+	"status_banned": {
+		en: "⛔ banned",
+		ru: "⛔ заблокирован",
+	},
+	"status_inactive": {
+		en: "blocked the bot",
+		ru: "заблокировал бота",
+	},
+	"topics_count": {
+		en: "%d topics",
+		ru: "тем: %d",
+	},
+
+	// Durations.
+	"just_now": {en: "just now", ru: "только что"},
+	"ago_min":  {en: "%d min ago", ru: "%d мин назад"},
+	"ago_hour": {en: "%d h ago", ru: "%d ч назад"},
+	"ago_day":  {en: "%d days ago", ru: "%d дн назад"},
+}
+
+// tr returns the phrase key in lang, formatted with args. A missing key is a
+// programming error caught by tests; at run time it shows the key.
+func tr(lang, key string, args ...any) string {
+	p, ok := phrases[key]
+	if !ok {
+		return key
+	}
+	s := p.en
+	if lang == langRU {
+		s = p.ru
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// ago says how long before now t was, in words.
+func ago(lang string, now, t time.Time) string {
+	if t.IsZero() {
+		return tr(lang, "never")
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return tr(lang, "just_now")
+	case d < time.Hour:
+		return tr(lang, "ago_min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return tr(lang, "ago_hour", int(d/time.Hour))
+	default:
+		return tr(lang, "ago_day", int(d/(24*time.Hour)))
+	}
+}

@@ -1,0 +1,152 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"dozor/fetch"
+	"dozor/storage"
+)
+
+// BenchmarkWatcherPass serves 1,000 feeds × 50 items from httptest and runs
+// a first pass (everything new) and a second one (everything 304).
+//
+//	go test ./jobs -run '^$' -bench WatcherPass -benchtime 1x
+func BenchmarkWatcherPass(b *testing.B) {
+	const feeds, perFeed = 1000, 50
+	words := strings.Fields(`банк рынок кредит ставка рубль доллар нефть газ экспорт импорт санкции бюджет налог
+		инфляция регулятор биржа акции облигации компания прибыль выручка сделка инвестиции технологии
+		bank market credit rate ruble dollar oil gas export import sanctions budget tax inflation regulator`)
+	docs := make([]string, feeds)
+	for f := range feeds {
+		var items []item
+		for i := range perFeed {
+			var text strings.Builder
+			for w := range 60 {
+				text.WriteString(words[(f*7+i*13+w*w)%len(words)])
+				text.WriteByte(' ')
+			}
+			items = append(items, item{
+				title:     fmt.Sprintf("Новость %d из ленты %d: %s %s", i, f, words[(f+i)%len(words)], words[(f*i)%len(words)]),
+				link:      fmt.Sprintf("https://site%d.example/news/%d?utm_source=rss", f, i),
+				text:      text.String(),
+				published: time.Now().Add(-time.Duration(i) * time.Minute),
+			})
+		}
+		docs[f] = rssDoc(fmt.Sprintf("Лента %d", f), items...)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscanf(r.URL.Path, "/feed/%d", &n)
+		etag := fmt.Sprintf(`"f%d"`, n)
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+		fmt.Fprint(w, docs[n])
+	})
+	srv := newBenchServer(b, handler)
+
+	topics := benchTopics()
+	for b.Loop() {
+		b.StopTimer()
+		st, err := storage.Open(filepath.Join(b.TempDir(), "bench.db"), storage.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for f := range feeds {
+			st.AddSource(fmt.Sprintf("%s/feed/%d", srv, f), "", time.Now())
+		}
+		for i, q := range topics {
+			st.PutTopic(fmt.Sprintf("t%d", i), q, time.Now())
+		}
+		w := &Watcher{Store: st, Fetcher: fetch.New(fetch.Options{AllowPrivate: true, MaxConcurrent: 8}),
+			Backlog: 24 * time.Hour, Workers: 16, Log: discard()}
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		peak := newPeakMeter()
+		b.StartTimer()
+
+		start := time.Now()
+		rep, err := w.Pass(context.Background(), PassOptions{})
+		first := time.Since(start)
+		if err != nil || rep.NewArticles != feeds*perFeed {
+			b.Fatalf("first pass: %v, %d new", err, rep.NewArticles)
+		}
+		runtime.ReadMemStats(&m1)
+		start = time.Now()
+		rep2, err := w.Pass(context.Background(), PassOptions{})
+		second := time.Since(start)
+		if err != nil || rep2.NotModified != feeds {
+			b.Fatalf("second pass: %v, %d not modified", err, rep2.NotModified)
+		}
+
+		b.StopTimer()
+		b.ReportMetric(first.Seconds(), "first-pass-s")
+		b.ReportMetric(float64(feeds*perFeed)/first.Seconds(), "items/s")
+		b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(feeds*perFeed), "allocs/item")
+		b.ReportMetric(second.Seconds(), "second-pass-s")
+		b.ReportMetric(float64(peak.stop())/(1<<20), "peak-heap-MiB")
+		st.Close()
+		b.StartTimer()
+	}
+}
+
+func benchTopics() []string {
+	base := []string{
+		`(ВТБ OR VTB) (Китай OR China)`, `Сбербанк ИИ`, `"центральный банк" ставка`, `нефть -газ`,
+		`(санкции OR sanctions) (банк OR bank)`, `lang:en inflation`, `site:site1.example рубль`, `облигации (выручка OR прибыль)`,
+	}
+	var out []string
+	for i := range 200 {
+		out = append(out, fmt.Sprintf("%s -шум%d", base[i%len(base)], i))
+	}
+	return out
+}
+
+func newBenchServer(b *testing.B, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// peakMeter samples the heap while a benchmark runs.
+type peakMeter struct {
+	done chan struct{}
+	peak chan uint64
+}
+
+func newPeakMeter() *peakMeter {
+	p := &peakMeter{done: make(chan struct{}), peak: make(chan uint64, 1)}
+	go func() {
+		var max uint64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > max {
+				max = m.HeapInuse
+			}
+			select {
+			case <-p.done:
+				p.peak <- max
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *peakMeter) stop() uint64 { close(p.done); return <-p.peak }

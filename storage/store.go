@@ -1,0 +1,238 @@
+// Package storage keeps everything dozor knows in one bbolt file: sources,
+// articles, stories, topics and the queues between the pipeline stages.
+//
+// bbolt allows one writer at a time and holds a file lock for the life of the
+// process, so a Store is opened once per process and shared. No network call
+// ever happens inside a write transaction.
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("database is in use by another process")
+
+var (
+	bucketMeta        = []byte("meta")
+	bucketSources     = []byte("sources")
+	bucketSourceURLs  = []byte("source_urls")
+	bucketArticles    = []byte("articles")
+	bucketArticleKeys = []byte("article_keys")
+	bucketArticleTime = []byte("article_time")
+	bucketStories     = []byte("stories")
+	bucketStorySigs   = []byte("story_sigs")
+	bucketTopics      = []byte("topics")
+	bucketAlerts      = []byte("alerts")
+	bucketSummaries   = []byte("summaries")
+	bucketUsage       = []byte("usage")
+	bucketUsers       = []byte("users")
+	bucketSubs        = []byte("subscriptions")
+	bucketOutbox      = []byte("outbox")
+	bucketDelivered   = []byte("delivered")
+	bucketEnrich      = []byte("enrich")
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketSources, bucketSourceURLs, bucketArticles, bucketArticleKeys,
+	bucketArticleTime, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
+	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered, bucketEnrich,
+}
+
+// Options tune Open.
+type Options struct {
+	// Timeout is how long Open waits for another process to release the
+	// file lock. bbolt would otherwise wait forever.
+	Timeout time.Duration
+	// Command names this process in the owner file, so a second process
+	// that finds the database locked can say who holds it.
+	Command string
+	// DedupWindow is how long a story can absorb reprints.
+	DedupWindow time.Duration
+	// NoSync skips fsync on commit; only for benchmarks.
+	NoSync bool
+}
+
+// Store is dozor's database.
+type Store struct {
+	db    *bolt.DB
+	path  string
+	owner string
+
+	dedupMu     sync.Mutex
+	dedup       *storyIndex
+	dedupWindow time.Duration
+}
+
+// Open opens (creating if needed) the database at path with mode 0600 and
+// its directory with 0700.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 500 * time.Millisecond
+	}
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = 72 * time.Hour
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: create directory %s: %w", dir, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opts.Timeout,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true,
+		NoSync:         opts.NoSync,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		holder := readOwner(path)
+		if holder != "" {
+			return nil, fmt.Errorf("storage: %s is in use by %s: %w", path, holder, ErrLocked)
+		}
+		return nil, fmt.Errorf("storage: %s is in use by another process: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage: init %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, dedupWindow: opts.DedupWindow}
+	if err := s.loadStoryIndex(time.Now()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if opts.Command != "" {
+		s.owner = ownerPath(path)
+		text := fmt.Sprintf("pid %d (%s) since %s", os.Getpid(), opts.Command, time.Now().Format(time.RFC3339))
+		// Best effort: the owner file only improves an error message.
+		_ = os.WriteFile(s.owner, []byte(text), 0o600)
+	}
+	return s, nil
+}
+
+func ownerPath(dbPath string) string { return dbPath + ".owner" }
+
+func readOwner(dbPath string) string {
+	b, err := os.ReadFile(ownerPath(dbPath))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the database.
+func (s *Store) Close() error {
+	if s.owner != "" {
+		_ = os.Remove(s.owner)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("storage: close: %w", err)
+	}
+	return nil
+}
+
+// Size is the database file size in bytes.
+func (s *Store) Size() int64 {
+	var n int64
+	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func btoi(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// getJSON decodes the value at key into v; bbolt's bytes are only valid in
+// the transaction, and json.Unmarshal copies what it keeps.
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %x: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return b.Put(key, data)
+}
+
+// forEachJSON decodes every value of a bucket in key order.
+func forEachJSON[T any](b *bolt.Bucket, fn func(k []byte, v *T) error) error {
+	return b.ForEach(func(k, data []byte) error {
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return fmt.Errorf("decode %x: %w", k, err)
+		}
+		return fn(k, &v)
+	})
+}
+
+// GetMeta reads a small value from the meta bucket (nil if absent).
+func (s *Store) GetMeta(key string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte(key)); v != nil {
+			out = bytes.Clone(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: get meta %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// SetMeta writes a small value to the meta bucket.
+func (s *Store) SetMeta(key string, value []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(key), value)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: set meta %s: %w", key, err)
+	}
+	return nil
+}

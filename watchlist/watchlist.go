@@ -1,0 +1,121 @@
+// Package watchlist reads and writes a team's sources and topics as YAML, so
+// the watchlist can live in git next to the team's other configuration.
+package watchlist
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+
+	"dozor/canon"
+	"dozor/query"
+)
+
+// File is the YAML document:
+//
+//	sources:
+//	  - url: https://www.finextra.com/rss/headlines.aspx
+//	    name: Finextra        # optional
+//	topics:
+//	  - name: vtb-china
+//	    query: (ВТБ OR VTB) (Китай OR China)
+type File struct {
+	Sources []Source `yaml:"sources"`
+	Topics  []Topic  `yaml:"topics"`
+}
+
+// Source is a feed.
+type Source struct {
+	URL  string `yaml:"url"`
+	Name string `yaml:"name,omitempty"`
+}
+
+// Topic is a watched query.
+type Topic struct {
+	Name  string `yaml:"name"`
+	Query string `yaml:"query"`
+}
+
+// Read parses and validates a watchlist; unknown fields are errors (a typo
+// like "querry:" must not silently drop a topic). All problems are reported
+// together.
+func Read(r io.Reader) (*File, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &File{}, nil
+		}
+		return nil, fmt.Errorf("watchlist: %w", err)
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i := range f.Sources {
+		s := &f.Sources[i]
+		u, err := canon.URL(strings.TrimSpace(s.URL))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sources[%d] url %q: %w", i, s.URL, err))
+			continue
+		}
+		s.URL, s.Name = u, strings.TrimSpace(s.Name)
+	}
+	for i, t := range f.Topics {
+		if err := ValidateTopic(t.Name, t.Query); err != nil {
+			errs = append(errs, fmt.Errorf("topics[%d] %q: %w", i, t.Name, err))
+		}
+		if seen[t.Name] {
+			errs = append(errs, fmt.Errorf("topics[%d]: name %q used twice", i, t.Name))
+		}
+		seen[t.Name] = true
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("watchlist: %w", errors.Join(errs...))
+	}
+	return &f, nil
+}
+
+// Write renders a watchlist as YAML.
+func Write(w io.Writer, f *File) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return fmt.Errorf("watchlist: %w", err)
+	}
+	return enc.Close()
+}
+
+// MaxTopicName is the longest topic name, in characters.
+const MaxTopicName = 32
+
+// ValidateTopic checks a topic's name and query.
+func ValidateTopic(name, q string) error {
+	if err := ValidateTopicName(name); err != nil {
+		return err
+	}
+	if _, err := query.Parse(q); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ValidateTopicName allows short names that survive in chat commands and
+// Telegram callback data: letters, digits, '-' and '_'.
+func ValidateTopicName(name string) error {
+	if name == "" {
+		return errors.New("topic name is empty")
+	}
+	if n := len([]rune(name)); n > MaxTopicName {
+		return fmt.Errorf("topic name is %d characters long, at most %d allowed", n, MaxTopicName)
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '_' {
+			return fmt.Errorf("topic name %q may only hold letters, digits, '-' and '_'", name)
+		}
+	}
+	return nil
+}
