@@ -47,11 +47,16 @@ func (a *Article) BestText() string {
 	return a.Text
 }
 
+// maxStoryArticles caps the article list kept on a story, so a story that
+// everybody reprints doesn't grow a record rewritten on every reprint.
+const maxStoryArticles = 100
+
 // Story groups reprints of one piece of news.
 type Story struct {
 	ID       uint64    `json:"id"`
 	Title    string    `json:"title"`
-	Articles []uint64  `json:"articles"` // the first is the original
+	Articles []uint64  `json:"articles"` // the first is the original; at most maxStoryArticles
+	Count    int       `json:"count"`    // all articles, also those past the cap
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	Topics   []string  `json:"topics,omitempty"` // topics already alerted
@@ -199,7 +204,10 @@ func (s *Store) attachStory(tx *bolt.Tx, a *Article, na NewArticle, now time.Tim
 		if id, ok := s.dedup.find(na.Sig, now); ok {
 			st := &Story{}
 			if err := getJSON(stories, itob(id), st); err == nil {
-				st.Articles = append(st.Articles, a.ID)
+				if len(st.Articles) < maxStoryArticles {
+					st.Articles = append(st.Articles, a.ID)
+				}
+				st.Count++
 				st.Updated = now
 				s.dedup.touch(id, now)
 				return st, false, tx.Bucket(bucketStorySigs).Put(itob(id), encodeSig(now, na.Sig))
@@ -210,7 +218,7 @@ func (s *Store) attachStory(tx *bolt.Tx, a *Article, na NewArticle, now time.Tim
 	if err != nil {
 		return nil, false, err
 	}
-	st := &Story{ID: id, Title: a.Title, Articles: []uint64{a.ID}, Created: now, Updated: now}
+	st := &Story{ID: id, Title: a.Title, Articles: []uint64{a.ID}, Count: 1, Created: now, Updated: now}
 	if na.HasSig {
 		s.dedup.add(id, na.Sig, now)
 		if err := tx.Bucket(bucketStorySigs).Put(itob(id), encodeSig(now, na.Sig)); err != nil {
