@@ -213,3 +213,26 @@ func (p *Processor) parallel(ctx context.Context, n int, fn func(i int)) {
 }
 
 func (p *Processor) now() time.Time { return nowOr(p.Now) }
+
+// Loop runs the processor whenever wake fires (after a watcher pass) and
+// at least every interval, until ctx ends; after is called with what each
+// run summarised.
+func (p *Processor) Loop(ctx context.Context, wake <-chan struct{}, interval time.Duration, after func([]Processed)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		done, err := p.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			p.Log.Error("processing queued alerts", "err", err)
+		}
+		if after != nil {
+			after(done)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}

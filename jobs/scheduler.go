@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 )
 
-// Schedule runs job on a cron spec until ctx ends, then waits for the run
-// in flight to finish (up to grace) before returning. The job's context is
+// Schedule runs job once at start and then on a cron spec until ctx ends,
+// then waits for the run in flight to finish (up to grace) before
+// returning. The job's context is
 // not cancelled by ctx, only when grace runs out: a pass that has started
 // is finished, not torn.
 //
@@ -22,18 +24,37 @@ func Schedule(ctx context.Context, spec string, grace time.Duration, log *slog.L
 	defer cancelJobs()
 	logger := cronLogger{log}
 	c := cron.New(cron.WithLogger(logger), cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
-	if _, err := c.AddFunc(spec, func() { job(jobCtx) }); err != nil {
+	// Our own WaitGroup covers the start-up run too, which cron's Stop
+	// does not know about.
+	var running sync.WaitGroup
+	id, err := c.AddFunc(spec, func() {
+		running.Add(1)
+		defer running.Done()
+		job(jobCtx)
+	})
+	if err != nil {
 		return fmt.Errorf("jobs: schedule %q: %w", spec, err)
 	}
 	c.Start()
+	running.Add(1)
+	go func() {
+		defer running.Done()
+		c.Entry(id).WrappedJob.Run() // through the chain: recovered, never overlapping
+	}()
 	<-ctx.Done()
-	stopped := c.Stop()
+	cronDone := c.Stop().Done()
+	stopped := make(chan struct{})
+	go func() {
+		<-cronDone // cron's own runs have started (and finished) by now
+		running.Wait()
+		close(stopped)
+	}()
 	select {
-	case <-stopped.Done():
+	case <-stopped:
 	case <-time.After(grace):
 		log.Warn("job still running after grace period; cancelling it", "grace", grace)
 		cancelJobs()
-		<-stopped.Done()
+		<-stopped
 	}
 	return nil
 }

@@ -63,6 +63,24 @@ func TestScheduleRecoversPanics(t *testing.T) {
 	}
 }
 
+func TestScheduleRunsOnceAtStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Schedule(ctx, "@every 1h", time.Second, discard(), func(context.Context) { ran <- struct{}{} })
+	}()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pass at start: the first would come an hour later")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestScheduleRejectsBadSpec(t *testing.T) {
 	if err := Schedule(context.Background(), "every now and then", time.Second, discard(), func(context.Context) {}); err == nil {
 		t.Fatal("bad spec accepted")
