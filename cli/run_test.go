@@ -66,7 +66,7 @@ func fakeLLM(t *testing.T, calls *atomic.Int32) *httptest.Server {
 		}
 		calls.Add(1)
 		var req struct {
-			Model    string `json:"model"`
+			Model    string                     `json:"model"`
 			Messages []struct{ Content string } `json:"messages"`
 		}
 		json.NewDecoder(r.Body).Decode(&req)

@@ -234,4 +234,3 @@ func (s *Store) Delivered(userID int64, storyID uint64) bool {
 	})
 	return sent
 }
-

@@ -26,10 +26,10 @@ type Source struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	ErrorAt     time.Time `json:"error_at,omitzero"`
-	Failures    int       `json:"failures,omitempty"` // consecutive
-	NextDue     time.Time `json:"next_due,omitzero"`  // backoff after failures
+	Failures    int       `json:"failures,omitempty"`  // consecutive
+	NextDue     time.Time `json:"next_due,omitzero"`   // backoff after failures
 	HoldUntil   time.Time `json:"hold_until,omitzero"` // the server's Retry-After
-	Items       int       `json:"items"`              // articles stored from it
+	Items       int       `json:"items"`               // articles stored from it
 }
 
 // DisplayName is the name to show people.

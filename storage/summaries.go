@@ -57,7 +57,7 @@ func (s *Store) PutSummary(sum Summary) (Summary, error) {
 
 // Usage holds one day's counters (UTC) for the admins' /stats.
 type Usage struct {
-	Day              string `json:"day"` // 2006-01-02
+	Day              string `json:"day"`       // 2006-01-02
 	Calls            int    `json:"calls"`     // model calls that produced a summary
 	Fallbacks        int    `json:"fallbacks"` // extractive summaries used instead
 	PromptTokens     int    `json:"prompt_tokens"`
