@@ -93,10 +93,8 @@ func AlertKeyboard(v AlertView, lang string) *models.InlineKeyboardMarkup {
 			continue
 		}
 		seen[t] = true
-		data := "mute:" + t
-		if len(data) > tgCallbackLimit {
-			continue
-		}
+		// Long Cyrillic names overflow the 64-byte limit: topicData hashes them.
+		data := topicData("mute", t)
 		mute = append(mute, models.InlineKeyboardButton{
 			Text:         "🔕 " + wording(lang, "Mute", "Заглушить") + " " + t,
 			CallbackData: data,
