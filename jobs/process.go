@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"dozor/analysis"
 	"dozor/extract"
@@ -41,6 +44,10 @@ type Processor struct {
 	Workers int
 	Now     func() time.Time
 	Log     *slog.Logger
+
+	// One summary in flight per story: two alerts on one story (a reprint
+	// that matched another topic) must not make two model calls.
+	flight singleflight.Group
 }
 
 // Processed is a story that got its summary in this run.
@@ -52,10 +59,22 @@ type Processed struct {
 }
 
 // Run works through everything queued and returns what it summarised.
+// Alerts go first, each fetching its own article's page, so a long queue
+// of pages to fetch never pushes an alert past its deadline; then the other
+// new articles get their full text, and any alerts that produced are
+// processed too.
 func (p *Processor) Run(ctx context.Context) ([]Processed, error) {
-	if err := p.enrichAll(ctx); err != nil {
+	topics, err := loadTopics(p.Store, p.Log)
+	if err != nil {
 		return nil, err
 	}
+	done, err1 := p.processAlerts(ctx, topics)
+	err2 := p.enrichAll(ctx, topics)
+	more, err3 := p.processAlerts(ctx, topics)
+	return append(done, more...), errors.Join(err1, err2, err3)
+}
+
+func (p *Processor) processAlerts(ctx context.Context, topics []topic) ([]Processed, error) {
 	alerts, err := p.Store.PendingAlerts(0)
 	if err != nil {
 		return nil, err
@@ -63,6 +82,12 @@ func (p *Processor) Run(ctx context.Context) ([]Processed, error) {
 	out := make([]Processed, len(alerts))
 	errs := make([]error, len(alerts))
 	p.parallel(ctx, len(alerts), func(i int) {
+		if p.Store.NeedsEnrich(alerts[i].ArticleID) {
+			if err := p.enrich(ctx, alerts[i].ArticleID, topics); err != nil {
+				errs[i] = err
+				return
+			}
+		}
 		out[i], errs[i] = p.process(ctx, alerts[i])
 	})
 	var done []Processed
@@ -93,6 +118,16 @@ func (p *Processor) process(ctx context.Context, al storage.Alert) (Processed, e
 // summary returns the story's stored summary, or writes it: one model call
 // per story and language, ever.
 func (p *Processor) summary(ctx context.Context, al storage.Alert, a storage.Article) (storage.Summary, error) {
+	v, err, _ := p.flight.Do(strconv.FormatUint(al.StoryID, 10), func() (any, error) {
+		return p.summarize(ctx, al, a)
+	})
+	if err != nil {
+		return storage.Summary{}, err
+	}
+	return v.(storage.Summary), nil
+}
+
+func (p *Processor) summarize(ctx context.Context, al storage.Alert, a storage.Article) (storage.Summary, error) {
 	if s, err := p.Store.Summary(al.StoryID, p.Lang); err == nil {
 		return s, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -132,13 +167,9 @@ func (p *Processor) summary(ctx context.Context, al storage.Alert, a storage.Art
 }
 
 // enrichAll fetches the page of every article queued for its full text.
-func (p *Processor) enrichAll(ctx context.Context) error {
+func (p *Processor) enrichAll(ctx context.Context, topics []topic) error {
 	ids, err := p.Store.PendingEnrich(0)
 	if err != nil || len(ids) == 0 {
-		return err
-	}
-	topics, err := loadTopics(p.Store, p.Log)
-	if err != nil {
 		return err
 	}
 	var mu sync.Mutex

@@ -79,3 +79,13 @@ func (s *Store) SaveEnriched(e Enriched, now time.Time) (*Alert, error) {
 	}
 	return alert, nil
 }
+
+// NeedsEnrich reports whether an article still waits for its page.
+func (s *Store) NeedsEnrich(id uint64) bool {
+	queued := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		queued = tx.Bucket(bucketEnrich).Get(itob(id)) != nil
+		return nil
+	})
+	return queued
+}
