@@ -26,8 +26,9 @@ type OutMsg struct {
 // Delivery states in the delivered bucket, keyed by user and story: one
 // message per story per subscriber, however many topics or reprints.
 const (
-	deliveryQueued = 'q'
-	deliverySent   = 's'
+	deliveryQueued  = 'q'
+	deliverySent    = 's'
+	deliveryDropped = 'x' // refused for good: neither sent nor queued again
 )
 
 func deliveryKey(user int64, story uint64) []byte {
@@ -134,15 +135,36 @@ var errStop error = stopErr{}
 
 // MarkSent removes delivered messages and records them as sent.
 func (s *Store) MarkSent(ids []uint64, now time.Time) error {
+	if _, err := s.finish(ids, deliverySent, now); err != nil {
+		return fmt.Errorf("storage: mark sent: %w", err)
+	}
+	return nil
+}
+
+// DropMessages removes messages Telegram refused for good (message too
+// long, chat not found), without recording them as sent; a later alert on
+// the story does not queue them again. It returns how many were queued.
+func (s *Store) DropMessages(ids []uint64, now time.Time) (int, error) {
+	n, err := s.finish(ids, deliveryDropped, now)
+	if err != nil {
+		return 0, fmt.Errorf("storage: drop messages: %w", err)
+	}
+	return n, nil
+}
+
+// finish takes messages out of the outbox and records their final state
+// for the (user, story) pair.
+func (s *Store) finish(ids []uint64, state byte, now time.Time) (int, error) {
+	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
 		for _, id := range ids {
 			var m OutMsg
 			if err := getJSON(out, itob(id), &m); err != nil {
-				continue
+				continue // finished already
 			}
 			v := make([]byte, 9)
-			v[0] = deliverySent
+			v[0] = state
 			binary.BigEndian.PutUint64(v[1:], uint64(now.Unix()))
 			if err := del.Put(deliveryKey(m.UserID, m.StoryID), v); err != nil {
 				return err
@@ -150,13 +172,11 @@ func (s *Store) MarkSent(ids []uint64, now time.Time) error {
 			if err := out.Delete(itob(id)); err != nil {
 				return err
 			}
+			n++
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("storage: mark sent: %w", err)
-	}
-	return nil
+	return n, err
 }
 
 // Retry postpones messages after a temporary failure.

@@ -53,6 +53,11 @@ func Read(r io.Reader) (*File, error) {
 		}
 		return nil, fmt.Errorf("watchlist: %w", err)
 	}
+	// A second document ("---") would otherwise be dropped without a word.
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("watchlist: the file holds more than one YAML document; put everything in one")
+	}
 	var errs []error
 	seen := map[string]bool{}
 	for i := range f.Sources {
