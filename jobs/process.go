@@ -92,7 +92,7 @@ func (p *Processor) processAlerts(ctx context.Context, topics []topic) ([]Proces
 	})
 	var done []Processed
 	for i := range out {
-		if errs[i] == nil {
+		if errs[i] == nil && out[i].Alert.ID != 0 { // ID 0: never started (ctx ended)
 			done = append(done, out[i])
 		}
 	}
