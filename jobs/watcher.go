@@ -58,7 +58,9 @@ type Watcher struct {
 	Log     *slog.Logger
 }
 
-// Match is a new article that matched at least one topic.
+// Match is a new article that matched at least one topic. Its Article
+// carries no text: a pass may report tens of thousands of matches, and the
+// text is in the store.
 type Match struct {
 	Article  storage.Article
 	Topics   []string
@@ -232,7 +234,9 @@ func (w *Watcher) account(rep *Report, o outcome, saved []storage.Saved) {
 			rep.NewStories++
 		}
 		if len(s.Article.Topics) > 0 {
-			rep.Matches = append(rep.Matches, Match{Article: s.Article, Topics: s.Article.Topics, NewStory: s.NewStory, Alert: s.Alert})
+			a := s.Article
+			a.Text, a.FullText = "", ""
+			rep.Matches = append(rep.Matches, Match{Article: a, Topics: a.Topics, NewStory: s.NewStory, Alert: s.Alert})
 		}
 	}
 	w.Log.Debug("source fetched", "source", o.src.URL, "new", len(saved), "not_modified", o.notMod)
