@@ -273,7 +273,7 @@ func TestAnalyzeEmpty(t *testing.T) {
 
 func readSeed(tb testing.TB, name string) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "seeds", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", name))
 	if err != nil {
 		tb.Fatalf("seed article: %v", err)
 	}

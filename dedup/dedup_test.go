@@ -19,7 +19,7 @@ func tokens(s string) []string {
 
 func seed(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "seeds", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", name))
 	if err != nil {
 		t.Fatalf("seed article missing: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 // article text; the pages under testdata/ are self-contained copies.
 func readSeed(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "seeds", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", name))
 	if err != nil {
 		t.Fatalf("seed article missing: %v", err)
 	}

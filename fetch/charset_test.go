@@ -15,7 +15,7 @@ import (
 	"golang.org/x/text/encoding/unicode"
 )
 
-// From /work/shared/seeds/vtb-ai-centre-china.ru.txt (no «» or dashes, which
+// From testdata/seeds/vtb-ai-centre-china.ru.txt (no «» or dashes, which
 // koi8-r lacks).
 const (
 	ruTitle = "ВТБ рассматривает создание ИИ-центра в Китае для совместных исследований"
@@ -224,7 +224,7 @@ func TestRussianScoreOrdersReadings(t *testing.T) {
 }
 
 func BenchmarkDecodeFeed(b *testing.B) {
-	seed, err := os.ReadFile("/work/shared/seeds/vtb-ai-centre-china.ru.txt")
+	seed, err := os.ReadFile("../testdata/seeds/vtb-ai-centre-china.ru.txt")
 	if err != nil {
 		b.Skip(err)
 	}

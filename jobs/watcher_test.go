@@ -142,7 +142,7 @@ func (h *harness) pass(force bool) *Report {
 }
 
 func seed(t *testing.T, name string) string {
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "seeds", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", name))
 	if err != nil {
 		t.Fatalf("seed article missing: %v", err)
 	}

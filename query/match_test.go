@@ -11,7 +11,7 @@ import (
 
 func readSeed(tb testing.TB, name string) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "seeds", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", name))
 	if err != nil {
 		tb.Fatalf("seed article: %v", err)
 	}

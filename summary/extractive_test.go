@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-const seedsDir = "../../shared/seeds"
+const seedsDir = "../testdata/seeds"
 
 func seed(t testing.TB, name string) string {
 	t.Helper()
