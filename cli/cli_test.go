@@ -12,12 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"dozor/config"
 	"dozor/storage"
 )
 
 // env gives a test its own working directory and database.
 func env(t *testing.T, kv ...string) string {
 	t.Helper()
+	// The developer's own settings (an exported OPENAI_API_KEY, say) must
+	// not leak into the tests: start from a clean slate.
+	for _, v := range config.Vars() {
+		for _, name := range []string{v.Name, v.Name + "_FILE"} {
+			t.Setenv(name, "") // restored after the test
+			os.Unsetenv(name)
+		}
+	}
 	dir := t.TempDir()
 	t.Chdir(dir)
 	db := filepath.Join(dir, "data", "dozor.db")
