@@ -204,7 +204,7 @@ func (p *Processor) enrich(ctx context.Context, id uint64, topics []topic) error
 	}
 	var matched []string
 	if full != "" {
-		matched = matchTopics(analysis.Analyze(a.Title, full, siteOf(a.URL, "")), topics)
+		matched = matchTopics(analysis.Analyze(a.Title, full, a.URL), topics)
 	}
 	_, err = p.Store.SaveEnriched(storage.Enriched{ArticleID: id, FullText: full, Topics: matched}, p.now())
 	return err

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -347,7 +345,11 @@ func (w *Watcher) newArticles(src storage.Source, f *feed.Feed, topics []topic, 
 		if c, err := canon.URL(it.URL); err == nil {
 			link = c
 		}
-		doc := analysis.Analyze(it.Title, it.Text, siteOf(link, src.URL))
+		site := link // Analyze reduces it to the host
+		if analysis.SiteOf(link) == "" {
+			site = src.URL
+		}
+		doc := analysis.Analyze(it.Title, it.Text, site)
 		a := storage.Article{
 			Key: key, URL: link, GUID: it.GUID, Title: it.Title, Text: it.Text,
 			SourceID: src.ID, Source: name, Published: it.Published, Fetched: now, Lang: doc.Lang,
@@ -359,15 +361,6 @@ func (w *Watcher) newArticles(src storage.Source, f *feed.Feed, topics []topic, 
 		out = append(out, storage.NewArticle{Article: a, Sig: sig, HasSig: ok, Alertable: alertable})
 	}
 	return out
-}
-
-func siteOf(link, fallback string) string {
-	for _, raw := range []string{link, fallback} {
-		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
-			return strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
-		}
-	}
-	return ""
 }
 
 // loadTopics compiles the stored topics once per pass.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -114,7 +115,7 @@ func (s *Store) Outbox(now time.Time, limit int) ([]OutMsg, error) {
 			return nil
 		})
 	})
-	if err != nil && err != errStop {
+	if err != nil && !errors.Is(err, errStop) {
 		return nil, fmt.Errorf("storage: outbox: %w", err)
 	}
 	return out, nil
@@ -127,11 +128,8 @@ func (s *Store) OutboxLen() int {
 	return n
 }
 
-type stopErr struct{}
-
-func (stopErr) Error() string { return "stop" }
-
-var errStop error = stopErr{}
+// errStop ends a ForEach early.
+var errStop = errors.New("stop")
 
 // MarkSent removes delivered messages and records them as sent.
 func (s *Store) MarkSent(ids []uint64, now time.Time) error {
