@@ -50,6 +50,8 @@ type Processor struct {
 	flight singleflight.Group
 }
 
+var errNotStarted = errors.New("jobs: shutting down; alert left queued")
+
 // Processed is a story that got its summary in this run.
 type Processed struct {
 	Alert   storage.Alert
@@ -81,7 +83,12 @@ func (p *Processor) processAlerts(ctx context.Context, topics []topic) ([]Proces
 	}
 	out := make([]Processed, len(alerts))
 	errs := make([]error, len(alerts))
+	for i := range errs {
+		// parallel starts nothing once ctx ends: those alerts stay queued.
+		errs[i] = errNotStarted
+	}
 	p.parallel(ctx, len(alerts), func(i int) {
+		errs[i] = nil
 		if p.Store.NeedsEnrich(alerts[i].ArticleID) {
 			if err := p.enrich(ctx, alerts[i].ArticleID, topics); err != nil {
 				errs[i] = err
@@ -92,7 +99,7 @@ func (p *Processor) processAlerts(ctx context.Context, topics []topic) ([]Proces
 	})
 	var done []Processed
 	for i := range out {
-		if errs[i] == nil && out[i].Alert.ID != 0 { // ID 0: never started (ctx ended)
+		if errs[i] == nil {
 			done = append(done, out[i])
 		}
 	}
