@@ -9,7 +9,7 @@ import (
 	"syscall"
 	_ "time/tzdata" // cron specs with CRON_TZ and subscriber time zones work in small images
 
-	"dozor/cli"
+	"dozor/internal/cli"
 )
 
 func main() { os.Exit(run()) }

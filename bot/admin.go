@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"strings"
 
-	"dozor/analysis"
-	"dozor/canon"
-	"dozor/feed"
-	"dozor/fetch"
-	"dozor/query"
+	"dozor/internal/analysis"
+	"dozor/internal/canon"
+	"dozor/internal/feed"
+	"dozor/internal/fetch"
+	"dozor/internal/query"
 	"dozor/storage"
-	"dozor/watchlist"
+	"dozor/internal/watchlist"
 )
 
 const (

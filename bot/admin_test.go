@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dozor/fetch"
+	"dozor/internal/fetch"
 	"dozor/storage"
 )
 

@@ -22,7 +22,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
-	"dozor/fetch"
+	"dozor/internal/fetch"
 	"dozor/storage"
 )
 

@@ -12,7 +12,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
-	"dozor/analysis"
+	"dozor/internal/analysis"
 	"dozor/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"dozor/dedup"
+	"dozor/internal/dedup"
 	"dozor/internal/tgfake"
 	"dozor/storage"
 )

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"dozor/fetch"
+	"dozor/internal/fetch"
 	"dozor/storage"
 )
 

@@ -10,11 +10,11 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"dozor/analysis"
-	"dozor/extract"
-	"dozor/fetch"
+	"dozor/internal/analysis"
+	"dozor/internal/extract"
+	"dozor/internal/fetch"
 	"dozor/storage"
-	"dozor/summary"
+	"dozor/internal/summary"
 )
 
 // Summarizer writes a story's summary and never fails: on a dead or slow

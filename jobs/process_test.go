@@ -17,7 +17,7 @@ import (
 
 	"dozor/prompts"
 	"dozor/storage"
-	"dozor/summary"
+	"dozor/internal/summary"
 )
 
 // llmFake is an OpenAI-compatible chat completions endpoint. It checks each

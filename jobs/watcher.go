@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"dozor/analysis"
-	"dozor/canon"
-	"dozor/dedup"
-	"dozor/feed"
-	"dozor/fetch"
-	"dozor/query"
+	"dozor/internal/analysis"
+	"dozor/internal/canon"
+	"dozor/internal/dedup"
+	"dozor/internal/feed"
+	"dozor/internal/fetch"
+	"dozor/internal/query"
 	"dozor/storage"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/text/encoding/charmap"
 
-	"dozor/fetch"
+	"dozor/internal/fetch"
 	"dozor/storage"
 )
 
@@ -142,7 +142,7 @@ func (h *harness) pass(force bool) *Report {
 }
 
 func seed(t *testing.T, name string) string {
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "seeds", name))
+	b, err := os.ReadFile(filepath.Join("..", "internal", "testdata", "seeds", name))
 	if err != nil {
 		t.Fatalf("seed article missing: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"dozor/dedup"
+	"dozor/internal/dedup"
 )
 
 // Article is one news item. Its identity is Key: the canonical URL, else

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"dozor/dedup"
+	"dozor/internal/dedup"
 )
 
 func openTemp(t *testing.T) (*Store, string) {

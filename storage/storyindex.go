@@ -7,7 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"dozor/dedup"
+	"dozor/internal/dedup"
 )
 
 // storyIndex finds the story a reprint belongs to. It is an in-memory LSH

@@ -3,11 +3,11 @@ package cli
 import (
 	"fmt"
 
-	"dozor/fetch"
+	"dozor/internal/fetch"
 	"dozor/jobs"
 	"dozor/prompts"
 	"dozor/storage"
-	"dozor/summary"
+	"dozor/internal/summary"
 )
 
 // summarizer builds the summary step; a broken prompt template or a bad

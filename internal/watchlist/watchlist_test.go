@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"dozor/canon"
-	"dozor/query"
+	"dozor/internal/canon"
+	"dozor/internal/query"
 )
 
 func read(t *testing.T, doc string) (*File, error) {
@@ -56,7 +56,7 @@ topics:
 }
 
 func TestReadExampleFile(t *testing.T) {
-	data, err := os.ReadFile("../watchlist.example.yaml")
+	data, err := os.ReadFile("../../watchlist.example.yaml")
 	if err != nil {
 		t.Skipf("no example watchlist: %v", err)
 	}

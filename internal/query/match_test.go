@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"dozor/analysis"
+	"dozor/internal/analysis"
 )
 
 func readSeed(tb testing.TB, name string) string {

@@ -114,18 +114,18 @@ func TestDotEnvFileAndPrecedence(t *testing.T) {
 // .env.example and the README's table must list every variable.
 func TestDocsListEveryVariable(t *testing.T) {
 	if *update {
-		if err := os.WriteFile("../.env.example", []byte(Example()), 0o644); err != nil {
+		if err := os.WriteFile("../../.env.example", []byte(Example()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	example, err := os.ReadFile("../.env.example")
+	example, err := os.ReadFile("../../.env.example")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(example) != Example() {
 		t.Error(".env.example is stale: run go test ./config -update")
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"os"
 	"time"
 
-	"dozor/fetch"
-	"dozor/watchlist"
+	"dozor/internal/fetch"
+	"dozor/internal/watchlist"
 )
 
 // importFile adds or updates sources and topics; it never duplicates.

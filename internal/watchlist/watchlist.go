@@ -11,8 +11,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"dozor/canon"
-	"dozor/query"
+	"dozor/internal/canon"
+	"dozor/internal/query"
 )
 
 // File is the YAML document:

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"dozor/config"
+	"dozor/internal/config"
 	"dozor/storage"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"dozor/analysis"
+	"dozor/internal/analysis"
 )
 
 // benchTopics builds n varied topics of the kinds subscribers write:

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"dozor/config"
-	"dozor/fetch"
+	"dozor/internal/config"
+	"dozor/internal/fetch"
 	"dozor/jobs"
 	"dozor/storage"
 )

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"dozor/analysis"
+	"dozor/internal/analysis"
 )
 
 // Query is a parsed topic query. It is immutable, so one Query may match

@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"dozor/analysis"
+	"dozor/internal/analysis"
 )
 
 const (
