@@ -11,8 +11,8 @@ import (
 	"dozor/internal/feed"
 	"dozor/internal/fetch"
 	"dozor/internal/query"
-	"dozor/storage"
 	"dozor/internal/watchlist"
+	"dozor/storage"
 )
 
 const (

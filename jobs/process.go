@@ -13,8 +13,8 @@ import (
 	"dozor/internal/analysis"
 	"dozor/internal/extract"
 	"dozor/internal/fetch"
-	"dozor/storage"
 	"dozor/internal/summary"
+	"dozor/storage"
 )
 
 // Summarizer writes a story's summary and never fails: on a dead or slow

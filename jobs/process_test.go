@@ -15,9 +15,9 @@ import (
 	"time"
 	"unicode"
 
+	"dozor/internal/summary"
 	"dozor/prompts"
 	"dozor/storage"
-	"dozor/internal/summary"
 )
 
 // llmFake is an OpenAI-compatible chat completions endpoint. It checks each

@@ -4,10 +4,10 @@ import (
 	"fmt"
 
 	"dozor/internal/fetch"
+	"dozor/internal/summary"
 	"dozor/jobs"
 	"dozor/prompts"
 	"dozor/storage"
-	"dozor/internal/summary"
 )
 
 // summarizer builds the summary step; a broken prompt template or a bad
