@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -169,78 +168,11 @@ func (b *Bot) onDecision(ctx context.Context, q *models.CallbackQuery, msg *mode
 		ParseMode: models.ParseModeHTML,
 	})
 	if err != nil {
-		b.log.Warn("bot: edit approval request", "err", b.scrubErr(err))
+		b.log.Warn("bot: edit approval request", "err", err)
 	}
 }
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
-}
-
-// ---- admin commands about users ----
-
-func (b *Bot) cmdApprove(ctx context.Context, r *cmdReq) {
-	id, ok := b.userIDArg(ctx, r, "approve")
-	if !ok {
-		return
-	}
-	u, changed, err := b.approveUser(ctx, id)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		b.reply(ctx, r.chatID, tr(r.lang, "user_unknown", id))
-	case err != nil:
-		b.fail(ctx, r, "approve user", err)
-	case changed:
-		b.reply(ctx, r.chatID, tr(r.lang, "user_approved", id, describePerson(u.Name, u.Username)))
-	default:
-		b.reply(ctx, r.chatID, tr(r.lang, "user_already_approved", id, describePerson(u.Name, u.Username)))
-	}
-}
-
-func (b *Bot) cmdBan(ctx context.Context, r *cmdReq) {
-	id, ok := b.userIDArg(ctx, r, "ban")
-	if !ok {
-		return
-	}
-	u, n, err := b.banUser(id)
-	switch {
-	case errors.Is(err, errIsAdmin):
-		b.reply(ctx, r.chatID, tr(r.lang, "cannot_ban_admin"))
-	case err != nil:
-		b.fail(ctx, r, "ban user", err)
-	default:
-		b.reply(ctx, r.chatID, tr(r.lang, "user_banned", id, describePerson(u.Name, u.Username), n))
-	}
-}
-
-func (b *Bot) userIDArg(ctx context.Context, r *cmdReq, cmd string) (int64, bool) {
-	id, err := strconv.ParseInt(strings.TrimSpace(r.args), 10, 64)
-	if err != nil || id == 0 {
-		b.reply(ctx, r.chatID, tr(r.lang, "user_id_usage", cmd))
-		return 0, false
-	}
-	return id, true
-}
-
-func (b *Bot) cmdUsers(ctx context.Context, r *cmdReq) {
-	users, err := b.store.Users()
-	if err != nil {
-		b.fail(ctx, r, "list users", err)
-		return
-	}
-	if len(users) == 0 {
-		b.reply(ctx, r.chatID, tr(r.lang, "no_users"))
-		return
-	}
-	blocks := []string{tr(r.lang, "users_header", len(users))}
-	for _, u := range users {
-		line := fmt.Sprintf("<code>%d</code> %s — %s", u.ID, describePerson(u.Name, u.Username), tr(r.lang, "status_"+string(u.Status)))
-		if u.Inactive {
-			line += " (" + tr(r.lang, "status_inactive") + ")"
-		}
-		line += " · " + escapeTG(u.Lang) + " · " + tr(r.lang, "topics_count", len(u.Topics))
-		blocks = append(blocks, line)
-	}
-	b.sendBlocks(ctx, r.chatID, blocks, "\n")
 }

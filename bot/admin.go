@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"dozor/internal/analysis"
@@ -12,6 +13,7 @@ import (
 	"dozor/internal/fetch"
 	"dozor/internal/query"
 	"dozor/internal/watchlist"
+	"dozor/jobs"
 	"dozor/storage"
 )
 
@@ -22,13 +24,6 @@ const (
 	// wrong address is reported as "not a feed" rather than a 406.
 	feedAccept = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
-
-// changed tells the watcher that topics or sources changed.
-func (b *Bot) changed() {
-	if b.onChange != nil {
-		b.onChange()
-	}
-}
 
 // parseQuery parses a query and, if it is wrong, returns the reply that
 // shows where: the query with a caret under the position.
@@ -76,7 +71,6 @@ func (b *Bot) cmdWatch(ctx context.Context, r *cmdReq) {
 	if created {
 		key = "topic_added"
 	}
-	b.changed()
 	b.reply(ctx, r.chatID, tr(r.lang, key, escapeTG(name), escapeTG(q)))
 }
 
@@ -110,7 +104,6 @@ func (b *Bot) cmdUnwatch(ctx context.Context, r *cmdReq) {
 		return
 	}
 	b.log.Info("bot: topic removed", "topic", name, "admin_id", r.from.ID)
-	b.changed()
 	b.reply(ctx, r.chatID, tr(r.lang, "topic_removed", escapeTG(name), counts[name]))
 }
 
@@ -181,7 +174,23 @@ func (b *Bot) cmdAddSource(ctx context.Context, r *cmdReq) {
 		b.reply(ctx, r.chatID, tr(r.lang, "addsource_usage"))
 		return
 	}
-	raw, name := fields[0], strings.Join(fields[1:], " ")
+	raw, mode := fields[0], ""
+	var nameWords []string
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || !strings.EqualFold(k, "fulltext") {
+			nameWords = append(nameWords, f)
+			continue
+		}
+		switch v = strings.ToLower(v); v {
+		case storage.FullTextAuto, storage.FullTextOn, storage.FullTextOff:
+			mode = v
+		default:
+			b.reply(ctx, r.chatID, tr(r.lang, "addsource_usage"))
+			return
+		}
+	}
+	name := strings.Join(nameWords, " ")
 	u, err := canon.URL(raw)
 	if err != nil {
 		b.reply(ctx, r.chatID, tr(r.lang, "bad_url", escapeTG(err.Error())))
@@ -201,17 +210,12 @@ func (b *Bot) cmdAddSource(ctx context.Context, r *cmdReq) {
 		b.reply(ctx, r.chatID, tr(r.lang, "source_fetch_failed", shown, escapeTG(err.Error())))
 		return
 	}
-	body, _, err := fetch.DecodeFeed(resp.Body, resp.ContentType)
+	f, err := feed.Decode(resp.Body, resp.ContentType, resp.URL)
 	if err != nil {
 		b.reply(ctx, r.chatID, tr(r.lang, "source_not_feed", shown, escapeTG(err.Error())))
 		return
 	}
-	f, err := feed.Parse(body, resp.URL)
-	if err != nil {
-		b.reply(ctx, r.chatID, tr(r.lang, "source_not_feed", shown, escapeTG(err.Error())))
-		return
-	}
-	src, created, err := b.store.AddSource(u, name, b.now())
+	src, created, err := b.store.AddSource(storage.NewSource{URL: u, Name: name, FullText: mode}, b.now())
 	if err != nil {
 		b.fail(ctx, r, "add source", err)
 		return
@@ -227,10 +231,23 @@ func (b *Bot) cmdAddSource(ctx context.Context, r *cmdReq) {
 		key = "source_added"
 		b.log.Info("bot: source added", "source_id", src.ID, "url", u, "admin_id", r.from.ID)
 	}
-	if created || name != "" {
-		b.changed()
+	b.reply(ctx, r.chatID, tr(r.lang, key, src.ID, escapeTG(truncateUTF16(src.DisplayName(), 200)), len(f.Items))+
+		"\n"+fullTextLine(r.lang, src))
+}
+
+// fullTextLine says how a source's pages are fetched: the mode, and in
+// auto mode what the last fetch made of its feed.
+func fullTextLine(lang string, s storage.Source) string {
+	mode := s.FullTextMode()
+	line := tr(lang, "src_fulltext_"+mode)
+	if mode == storage.FullTextAuto && !s.NeverFetched() {
+		if s.MedianText < jobs.TeaserChars {
+			line += " " + tr(lang, "src_teasers", s.MedianText)
+		} else {
+			line += " " + tr(lang, "src_full_items", s.MedianText)
+		}
 	}
-	b.reply(ctx, r.chatID, tr(r.lang, key, src.ID, escapeTG(truncateUTF16(src.DisplayName(), 200)), len(f.Items)))
+	return line
 }
 
 func (b *Bot) cmdRmSource(ctx context.Context, r *cmdReq) {
@@ -258,7 +275,6 @@ func (b *Bot) cmdRmSource(ctx context.Context, r *cmdReq) {
 		return
 	}
 	b.log.Info("bot: source removed", "source_id", src.ID, "admin_id", r.from.ID)
-	b.changed()
 	b.reply(ctx, r.chatID, tr(r.lang, "source_removed", src.ID, escapeTG(truncateUTF16(src.DisplayName(), 200))))
 }
 
@@ -294,6 +310,10 @@ func (b *Bot) cmdSources(ctx context.Context, r *cmdReq) {
 			escapeTG(truncateUTF16(s.DisplayName(), 120)), health,
 			escapeTG(truncateUTF16(s.URL, 300)),
 			tr(r.lang, "src_details", ago(r.lang, now, s.LastSuccess), s.Items))
+		blk += "\n" + fullTextLine(r.lang, s)
+		if s.Broken != "" {
+			blk += "\n" + tr(r.lang, "src_broken", escapeTG(truncateUTF16(s.Broken, 300)))
+		}
 		if s.Failures > 0 && s.LastError != "" {
 			blk += "\n" + tr(r.lang, "src_error", ago(r.lang, now, s.ErrorAt), escapeTG(truncateUTF16(s.LastError, 400)))
 		}
@@ -337,7 +357,7 @@ func (b *Bot) cmdStats(ctx context.Context, r *cmdReq) {
 	text := tr(r.lang, "stats",
 		c.Sources, len(failing), c.Articles, c.Stories, c.Topics,
 		byStatus[storage.StatusApproved], byStatus[storage.StatusPending], byStatus[storage.StatusBanned],
-		usage.Sent, b.store.OutboxLen(),
+		usage.Sent, c.Outbox, c.PagesUrgent+c.PagesBulk, c.PagesUrgent, c.Fold, c.Alerts, c.Fanout,
 		usage.Calls, usage.Fallbacks, usage.PromptTokens+usage.CompletionTokens, usage.PromptTokens, usage.CompletionTokens,
 		usage.SendErrors, len(failing), float64(b.store.Size())/(1<<20))
 	if len(failing) > 0 {
@@ -349,4 +369,69 @@ func (b *Bot) cmdStats(ctx context.Context, r *cmdReq) {
 		text += "\n" + tr(r.lang, "stats_failing", line)
 	}
 	b.reply(ctx, r.chatID, text)
+}
+
+func (b *Bot) cmdApprove(ctx context.Context, r *cmdReq) {
+	id, ok := b.userIDArg(ctx, r, "approve")
+	if !ok {
+		return
+	}
+	u, changed, err := b.approveUser(ctx, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		b.reply(ctx, r.chatID, tr(r.lang, "user_unknown", id))
+	case err != nil:
+		b.fail(ctx, r, "approve user", err)
+	case changed:
+		b.reply(ctx, r.chatID, tr(r.lang, "user_approved", id, describePerson(u.Name, u.Username)))
+	default:
+		b.reply(ctx, r.chatID, tr(r.lang, "user_already_approved", id, describePerson(u.Name, u.Username)))
+	}
+}
+
+func (b *Bot) cmdBan(ctx context.Context, r *cmdReq) {
+	id, ok := b.userIDArg(ctx, r, "ban")
+	if !ok {
+		return
+	}
+	u, n, err := b.banUser(id)
+	switch {
+	case errors.Is(err, errIsAdmin):
+		b.reply(ctx, r.chatID, tr(r.lang, "cannot_ban_admin"))
+	case err != nil:
+		b.fail(ctx, r, "ban user", err)
+	default:
+		b.reply(ctx, r.chatID, tr(r.lang, "user_banned", id, describePerson(u.Name, u.Username), n))
+	}
+}
+
+func (b *Bot) userIDArg(ctx context.Context, r *cmdReq, cmd string) (int64, bool) {
+	id, err := strconv.ParseInt(strings.TrimSpace(r.args), 10, 64)
+	if err != nil || id == 0 {
+		b.reply(ctx, r.chatID, tr(r.lang, "user_id_usage", cmd))
+		return 0, false
+	}
+	return id, true
+}
+
+func (b *Bot) cmdUsers(ctx context.Context, r *cmdReq) {
+	users, err := b.store.Users()
+	if err != nil {
+		b.fail(ctx, r, "list users", err)
+		return
+	}
+	if len(users) == 0 {
+		b.reply(ctx, r.chatID, tr(r.lang, "no_users"))
+		return
+	}
+	blocks := []string{tr(r.lang, "users_header", len(users))}
+	for _, u := range users {
+		line := fmt.Sprintf("<code>%d</code> %s — %s", u.ID, describePerson(u.Name, u.Username), tr(r.lang, "status_"+string(u.Status)))
+		if u.Inactive {
+			line += " (" + tr(r.lang, "status_inactive") + ")"
+		}
+		line += " · " + escapeTG(u.Lang) + " · " + tr(r.lang, "topics_count", len(u.Topics))
+		blocks = append(blocks, line)
+	}
+	b.sendBlocks(ctx, r.chatID, blocks, "\n")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dozor/internal/fetch"
+	"dozor/jobs"
 	"dozor/storage"
 )
 
@@ -20,7 +21,7 @@ func TestAdminCommandsRefusedToOthers(t *testing.T) {
 	h.approved(aliceID, "en", "banks")
 	h.approved(bobID, "en")
 	h.store.PutTopic("banks", "bank", now)
-	src, _, _ := h.store.AddSource("https://a.example/rss", "A", now)
+	src, _, _ := h.store.AddSource(storage.NewSource{URL: "https://a.example/rss", Name: "A"}, now)
 	h.ask(carolID, carolID, "/start")
 	h.next(adminID) // the approval request
 
@@ -60,9 +61,6 @@ func TestAdminCommandsRefusedToOthers(t *testing.T) {
 	if !h.user(aliceID).Subscribed("banks") {
 		t.Error("alice lost her subscription")
 	}
-	if h.changes.Load() != 0 {
-		t.Error("OnWatchlistChange called")
-	}
 	h.sync()
 	h.noMoreMessages(carolID)
 }
@@ -75,9 +73,6 @@ func TestWatchAndUnwatch(t *testing.T) {
 	tp, err := h.store.Topic("vtb-china")
 	if err != nil || tp.Query != "(ВТБ OR VTB) (Китай OR China)" {
 		t.Fatalf("stored %+v, %v", tp, err)
-	}
-	if h.changes.Load() != 1 {
-		t.Errorf("OnWatchlistChange called %d times", h.changes.Load())
 	}
 	m = h.ask(adminID, adminID, "/watch vtb-china ВТБ\nКитай")
 	mustContain(t, m.Plain, "updated", "ВТБ Китай")
@@ -119,9 +114,6 @@ func TestWatchAndUnwatch(t *testing.T) {
 	}
 	mustContain(t, h.ask(adminID, adminID, "/unwatch vtb-china").Plain, "There is no topic")
 	mustContain(t, h.ask(adminID, adminID, "/unwatch").Plain, "Usage")
-	if h.changes.Load() != 3 {
-		t.Errorf("OnWatchlistChange called %d times, want 3", h.changes.Load())
-	}
 }
 
 func TestWatchlistSplitsLongLists(t *testing.T) {
@@ -201,13 +193,10 @@ func TestSources(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{AllowPrivate: true, Timeout: 5 * time.Second}) })
 
 	m := h.ask(adminID, adminID, "/addsource "+srv.URL+"/rss")
-	mustContain(t, m.Plain, "Source #1 Test Feed & News added", "2 items")
+	mustContain(t, m.Plain, "Source #1 Test Feed & News added", "2 items", "\npages: auto")
 	src, err := h.store.FindSource(srv.URL + "/rss")
-	if err != nil || src.Title != "Test Feed & News" {
+	if err != nil || src.Title != "Test Feed & News" || src.FullTextMode() != storage.FullTextAuto {
 		t.Fatalf("stored %+v, %v", src, err)
-	}
-	if h.changes.Load() != 1 {
-		t.Errorf("OnWatchlistChange called %d times", h.changes.Load())
 	}
 	mustContain(t, h.ask(adminID, adminID, "/addsource "+srv.URL+"/rss").Plain, "already watched")
 	for _, tc := range []struct{ text, want string }{
@@ -226,9 +215,9 @@ func TestSources(t *testing.T) {
 
 	// Health as /sources shows it.
 	now := time.Now()
-	ok, _, _ := h.store.AddSource("https://ok.example/rss", "Good Feed", now)
+	ok, _, _ := h.store.AddSource(storage.NewSource{URL: "https://ok.example/rss", Name: "Good Feed"}, now)
 	h.store.UpdateSource(ok.ID, func(s *storage.Source) { s.LastSuccess = now.Add(-5 * time.Minute); s.Items = 42 })
-	bad, _, _ := h.store.AddSource("https://bad.example/rss", "Broken <Feed>", now)
+	bad, _, _ := h.store.AddSource(storage.NewSource{URL: "https://bad.example/rss", Name: "Broken <Feed>"}, now)
 	h.store.UpdateSource(bad.ID, func(s *storage.Source) {
 		s.LastSuccess = now.Add(-3 * 24 * time.Hour)
 		s.Failures = 4
@@ -248,8 +237,145 @@ func TestSources(t *testing.T) {
 	if all, _ := h.store.Sources(); len(all) != 1 {
 		t.Errorf("sources left: %+v", all)
 	}
-	if h.changes.Load() != 3 {
-		t.Errorf("OnWatchlistChange called %d times, want 3", h.changes.Load())
+}
+
+func TestAddSourceFullText(t *testing.T) {
+	srv := feedServer(t)
+	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{AllowPrivate: true, Timeout: 5 * time.Second}) })
+	feedURL := srv.URL + "/rss"
+	stored := func() storage.Source {
+		t.Helper()
+		src, err := h.store.FindSource(feedURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+	const usage = "Usage: /addsource url [name] [fulltext=auto|on|off]"
+
+	// A bad value answers the usage and stores nothing.
+	m := h.ask(adminID, adminID, "/addsource "+feedURL+" Finextra fulltext=maybe")
+	mustContain(t, m.Plain, usage)
+	if all, _ := h.store.Sources(); len(all) != 0 {
+		t.Fatalf("stored %+v", all)
+	}
+
+	// The option may come before the name.
+	m = h.ask(adminID, adminID, "/addsource "+feedURL+" fulltext=off Finextra News")
+	mustContain(t, m.Plain, "Source #1 Finextra News added", "2 items", "\npages: never fetched (fulltext=off)")
+	if src := stored(); src.FullText != storage.FullTextOff || src.Name != "Finextra News" {
+		t.Fatalf("stored %+v", src)
+	}
+
+	// Re-adding with another mode changes the mode and keeps the name.
+	m = h.ask(adminID, adminID, "/addsource "+feedURL+" fulltext=on")
+	mustContain(t, m.Plain, "Source #1 Finextra News is already watched", "\npages: always fetched (fulltext=on)")
+	if src := stored(); src.FullText != storage.FullTextOn || src.Name != "Finextra News" {
+		t.Fatalf("after fulltext=on: %+v", src)
+	}
+
+	// A bad value for a known source changes nothing either.
+	mustContain(t, h.ask(adminID, adminID, "/addsource "+feedURL+" Other fulltext=maybe").Plain, usage)
+	if src := stored(); src.FullText != storage.FullTextOn || src.Name != "Finextra News" {
+		t.Fatalf("after fulltext=maybe: %+v", src)
+	}
+
+	// Without the option the mode stays; the value is not case-sensitive.
+	mustContain(t, h.ask(adminID, adminID, "/addsource "+feedURL).Plain, "already watched", "pages: always fetched (fulltext=on)")
+	if src := stored(); src.FullText != storage.FullTextOn {
+		t.Fatalf("re-added without fulltext=: %+v", src)
+	}
+	m = h.ask(adminID, adminID, "/addsource "+feedURL+" FullText=AUTO")
+	mustContain(t, m.Plain, "already watched", "\npages: auto")
+	if src := stored(); src.FullTextMode() != storage.FullTextAuto {
+		t.Fatalf("after FullText=AUTO: %+v", src)
+	}
+	if all, _ := h.store.Sources(); len(all) != 1 {
+		t.Errorf("sources: %+v", all)
+	}
+}
+
+func TestSourcesShowPageMode(t *testing.T) {
+	h := newHarness(t)
+	now := time.Now()
+	add := func(name, mode string, fn func(*storage.Source)) {
+		t.Helper()
+		src, _, err := h.store.AddSource(storage.NewSource{URL: "https://" + strings.ToLower(name) + ".example/rss", Name: name, FullText: mode}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fn != nil {
+			if err := h.store.UpdateSource(src.ID, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fetched := func(median int) func(*storage.Source) {
+		return func(s *storage.Source) { s.LastSuccess = now.Add(-time.Minute); s.MedianText = median }
+	}
+	// The verdict on a feed's texts needs a fetch.
+	add("Fresh", "", func(s *storage.Source) { s.MedianText = 5000 })
+	add("Teasers", storage.FullTextAuto, fetched(jobs.TeaserChars-1))
+	add("Full", "", fetched(jobs.TeaserChars))
+	add("Always", storage.FullTextOn, fetched(200))
+	add("Never", storage.FullTextOff, fetched(200))
+	add("Sloppy", "", func(s *storage.Source) {
+		fetched(3000)(s)
+		s.Broken = "unescaped & in <title>"
+	})
+
+	h.send(adminID, adminID, "/sources")
+	h.sync()
+	var all []string
+	for _, m := range h.fake.Messages(adminID)[h.seen[adminID]:] {
+		all = append(all, m.Plain)
+	}
+	h.seen[adminID] = len(h.fake.Messages(adminID))
+	text := strings.Join(all, "\n\n")
+	mustContain(t, text, "Sources (6, failing 0)")
+	want := map[string]struct{ pages, broken string }{
+		"Fresh":   {"pages: auto", ""},
+		"Teasers": {fmt.Sprintf("pages: auto — teasers only (median %d characters): pages fetched", jobs.TeaserChars-1), ""},
+		"Full":    {fmt.Sprintf("pages: auto — the feed carries full texts (median %d characters): pages only for alerts", jobs.TeaserChars), ""},
+		"Always":  {"pages: always fetched (fulltext=on)", ""},
+		"Never":   {"pages: never fetched (fulltext=off)", ""},
+		"Sloppy":  {"pages: auto — the feed carries full texts (median 3000 characters): pages only for alerts", "⚠️ malformed feed, items recovered: unescaped & in <title>"},
+	}
+	seen := 0
+	for _, block := range strings.Split(text, "\n\n") {
+		lines := strings.Split(block, "\n")
+		name, _, ok := strings.Cut(lines[0], " — ")
+		if !ok {
+			continue
+		}
+		_, name, _ = strings.Cut(name, " ")
+		w, known := want[name]
+		if !known {
+			t.Errorf("unexpected source block %q", block)
+			continue
+		}
+		seen++
+		var pages, broken []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "pages: ") {
+				pages = append(pages, l)
+			}
+			if strings.Contains(l, "malformed feed") {
+				broken = append(broken, l)
+			}
+		}
+		if len(pages) != 1 || pages[0] != w.pages {
+			t.Errorf("%s: pages lines %q, want %q", name, pages, w.pages)
+		}
+		switch {
+		case w.broken == "" && len(broken) != 0:
+			t.Errorf("%s: %q for a well-formed feed", name, broken)
+		case w.broken != "" && (len(broken) != 1 || broken[0] != w.broken):
+			t.Errorf("%s: malformed lines %q, want %q", name, broken, w.broken)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("found %d source blocks, want %d:\n%s", seen, len(want), text)
 	}
 }
 
@@ -268,19 +394,54 @@ func TestStats(t *testing.T) {
 	now := time.Now()
 	h.approved(aliceID, "en", "banks")
 	h.store.PutTopic("banks", "bank", now)
-	h.saveArticle("https://a.example/1", "Bank news", "Text.", "Alpha", now, false, "banks")
-	bad, _, _ := h.store.AddSource("https://bad.example/rss", "Broken", now)
+	bad, _, _ := h.store.AddSource(storage.NewSource{URL: "https://bad.example/rss", Name: "Broken"}, now)
 	h.store.UpdateSource(bad.ID, func(s *storage.Source) { s.Failures = 2 })
-	alerts, _ := h.store.PendingAlerts(0)
-	for _, a := range alerts {
-		h.store.FanOut(a.ID, now)
+
+	// Each pipeline queue holds a different number of items, so a length
+	// shown in the wrong place shows.
+	article := 0
+	save := func(topics ...string) {
+		article++
+		h.saveArticle(fmt.Sprintf("https://a.example/%d", article), fmt.Sprintf("Bank news %d", article), "Text.", "Alpha", now, false, topics...)
 	}
+	save("banks")
+	h.fanOut() // outbox: 1 message
+	save("banks")
+	save("banks")
+	if n := h.summarise(-1); n != 2 {
+		t.Fatalf("%d alerts summarised, want 2", n)
+	}
+	for range 3 {
+		save("banks") // 3 alerts to summarise
+	}
+	queue := func(page storage.PageLane) {
+		article++
+		key := fmt.Sprintf("https://q.example/%d", article)
+		h.queueArticle(storage.NewArticle{Article: storage.Article{Key: key, URL: key, Title: "Queued", Fetched: now}, Page: page, Host: "q.example"})
+	}
+	for range 4 {
+		queue(storage.PageNone) // to fold
+	}
+	for _, lane := range []storage.PageLane{storage.PageUrgent, storage.PageUrgent, storage.PageBulk, storage.PageBulk, storage.PageBulk} {
+		queue(lane)
+	}
+	c := h.counts()
+	if c.Outbox != 1 || c.Fanout != 2 || c.Alerts != 3 || c.Fold != 4 || c.PagesUrgent != 2 || c.PagesBulk != 3 {
+		t.Fatalf("set-up went wrong: %+v", c)
+	}
+
 	h.store.AddUsage(now, storage.Usage{Calls: 3, Fallbacks: 1, PromptTokens: 1000, CompletionTokens: 200, Sent: 7, SendErrors: 2})
 	m := h.ask(adminID, adminID, "/stats")
-	mustContain(t, m.Plain, "Sources: 2 (failing 1)", "Articles: 1", "Stories: 1", "Topics: 1",
-		"Users: 2 approved, 0 pending, 0 banned", "Alerts sent today: 7", "Queue: 1 messages",
+	mustContain(t, m.Plain, "Sources: 2 (failing 1)", "Articles: 15", "Stories: 6", "Topics: 1",
+		"Users: 2 approved, 0 pending, 0 banned", "Alerts sent today: 7", "Outbox: 1 messages",
+		"Queues: 5 pages (2 urgent), 4 to fold, 3 to summarise, 2 to fan out",
 		"LLM today: 3 calls, 1 extractive fallbacks, 1200 tokens (1000 in, 200 out)",
 		"Errors today: 2 send errors, 1 failing sources", "Failing: Broken")
+
+	h.store.UpdateUser(adminID, func(u *storage.User) { u.Lang = "ru" })
+	m = h.ask(adminID, adminID, "/stats")
+	mustContain(t, m.Plain, "Исходящие: 1 сообщений",
+		"Очереди: страниц 5 (срочных 2), к группировке 4, к пересказу 3, к рассылке 2")
 }
 
 func TestUsersApproveBan(t *testing.T) {
@@ -303,17 +464,14 @@ func TestUsersApproveBan(t *testing.T) {
 
 	// Ban drops the user's queued alerts.
 	h.saveArticle("https://a.example/1", "Bank news", "Text.", "Alpha", now, false, "banks")
-	alerts, _ := h.store.PendingAlerts(0)
-	for _, a := range alerts {
-		h.store.FanOut(a.ID, now)
-	}
-	if h.store.OutboxLen() != 1 {
-		t.Fatalf("outbox %d", h.store.OutboxLen())
+	h.fanOut()
+	if n := h.counts().Outbox; n != 1 {
+		t.Fatalf("outbox %d", n)
 	}
 	m = h.ask(adminID, adminID, "/ban 2001")
 	mustContain(t, m.Plain, "User 2001 (User 2001) is banned; 1 queued")
-	if h.store.OutboxLen() != 0 || h.user(aliceID).Status != storage.StatusBanned {
-		t.Errorf("after ban: outbox %d, user %+v", h.store.OutboxLen(), h.user(aliceID))
+	if n := h.counts().Outbox; n != 0 || h.user(aliceID).Status != storage.StatusBanned {
+		t.Errorf("after ban: outbox %d, user %+v", n, h.user(aliceID))
 	}
 	h.send(aliceID, aliceID, "/latest")
 	h.sync()

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -55,6 +54,11 @@ var allowedUpdates = []string{models.AllowedUpdateMessage, models.AllowedUpdateC
 var ErrNoToken = errors.New("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram (/newbot) and put its token in .env")
 
 // Options are what a Bot needs; Store and Token are required.
+//
+// The bot does not scrub what it logs or returns: failed requests' errors
+// carry their URL, which holds the token. Log must be a scrubbing logger
+// (internal/logging), and callers print returned errors through the same
+// Scrubber.
 type Options struct {
 	Token         string
 	APIURL        string // Bot API server; "" means api.telegram.org
@@ -68,9 +72,6 @@ type Options struct {
 	Fetcher       *fetch.Fetcher // for /addsource; nil disables it
 	Log           *slog.Logger
 	Now           func() time.Time
-	// OnWatchlistChange is called after an admin changed topics or sources,
-	// so the watcher can reload them.
-	OnWatchlistChange func()
 }
 
 // Bot is dozor's Telegram bot.
@@ -80,9 +81,6 @@ type Bot struct {
 	fetcher     *fetch.Fetcher
 	log         *slog.Logger
 	now         func() time.Time
-	onChange    func()
-	token       string
-	scrubber    *strings.Replacer
 	webhookURL  string
 	listen      string
 	secret      string
@@ -142,9 +140,6 @@ func New(opts Options) (*Bot, error) {
 		fetcher:     opts.Fetcher,
 		log:         opts.Log,
 		now:         opts.Now,
-		onChange:    opts.OnWatchlistChange,
-		token:       token,
-		scrubber:    strings.NewReplacer(token, "<token>"),
 		webhookURL:  opts.WebhookURL,
 		listen:      opts.WebhookListen,
 		secret:      opts.WebhookSecret,
@@ -196,7 +191,7 @@ func New(opts Options) (*Bot, error) {
 	}
 	api, err := tgbot.New(token, tgOpts...)
 	if err != nil {
-		return nil, b.scrubErr(fmt.Errorf("bot: %w", err))
+		return nil, fmt.Errorf("bot: %w", err)
 	}
 	b.api = api
 	b.registerHandlers()
@@ -254,12 +249,12 @@ func (b *Bot) getMe(ctx context.Context) (*models.User, error) {
 			return me, nil
 		}
 		if errors.Is(err, tgbot.ErrorUnauthorized) || errors.Is(err, tgbot.ErrorNotFound) {
-			return nil, b.scrubErr(fmt.Errorf("bot: Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather): %w", err))
+			return nil, fmt.Errorf("bot: Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather): %w", err)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		b.log.Warn("bot: cannot reach Telegram, retrying", "err", b.scrubErr(err), "retry_in", wait)
+		b.log.Warn("bot: cannot reach Telegram, retrying", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -273,7 +268,7 @@ func (b *Bot) runPolling(ctx context.Context) error {
 	// getUpdates fails with 409 while a webhook is set, for example by an
 	// earlier run in webhook mode.
 	if _, err := b.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil && ctx.Err() == nil {
-		b.log.Warn("bot: deleteWebhook failed", "err", b.scrubErr(err))
+		b.log.Warn("bot: deleteWebhook failed", "err", err)
 	}
 	close(b.ready)
 	b.api.Start(ctx)
@@ -296,7 +291,7 @@ func (b *Bot) runWebhook(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return b.scrubErr(fmt.Errorf("bot: setWebhook %s: %w", b.webhookURL, err))
+		return fmt.Errorf("bot: setWebhook %s: %w", b.webhookURL, err)
 	}
 	srv := &http.Server{
 		Handler:           b.webhookHandler(),
@@ -421,13 +416,15 @@ func quiet(ctx context.Context) {
 	}
 }
 
-// recoverPanics keeps a bug in one handler from killing the process.
+// recoverPanics keeps a bug in one handler from killing the process. The
+// panic value and stack go to the log as attributes, where the logger's
+// handler scrubs them like any other value.
 func (b *Bot) recoverPanics(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 	return func(ctx context.Context, api *tgbot.Bot, upd *models.Update) {
 		defer func() {
 			if r := recover(); r != nil {
 				b.log.Error("bot: handler panicked", "update_id", upd.ID,
-					"panic", b.scrub(fmt.Sprint(r)), "stack", b.scrub(string(debug.Stack())))
+					slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 			}
 		}()
 		next(ctx, api, upd)
@@ -496,43 +493,9 @@ func (b *Bot) storeOffsetLocked() {
 	b.committed = b.pending
 }
 
-// tokenPattern matches bot tokens, also other bots' and inside URLs
-// (".../bot123:abc/getMe").
-var tokenPattern = regexp.MustCompile(`\d{5,}:[A-Za-z0-9_-]{20,}`)
-
-// scrub removes the bot token from text that is about to be logged or
-// returned: the library's errors may include request URLs.
-func (b *Bot) scrub(s string) string {
-	return tokenPattern.ReplaceAllString(b.scrubber.Replace(s), "<token>")
-}
-
-// scrubErr is err with the token removed from its message. errors.Is
-// still sees the original chain; Unwrap is deliberately absent so nobody
-// can print the unscrubbed text.
-func (b *Bot) scrubErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &scrubbedError{msg: b.scrub(err.Error()), orig: err}
-}
-
-type scrubbedError struct {
-	msg  string
-	orig error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-
-// Is keeps errors.Is(err, tgbot.ErrorForbidden) and friends working.
-func (e *scrubbedError) Is(target error) bool { return errors.Is(e.orig, target) }
-
-// As keeps errors.As(err, &*tgbot.TooManyRequestsError) working; those
-// types carry no URL.
-func (e *scrubbedError) As(target any) bool { return errors.As(e.orig, target) }
-
 func (b *Bot) onLibraryError(err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	b.log.Warn("bot: telegram", "err", b.scrubErr(err))
+	b.log.Warn("bot: telegram", "err", err)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-telegram/bot/models"
 
-	"dozor/storage"
+	"dozor/jobs"
 )
 
 // tgTextLimit is Telegram's limit for a message text, counted after
@@ -36,22 +36,9 @@ const (
 	groupSentenceLen = 300
 )
 
-// AlertView is everything an alert message shows about one story.
-type AlertView struct {
-	Article storage.Article
-	Story   storage.Story
-	Summary *storage.Summary // nil if none
-	Topics  []string         // the subscriber's topics the story matched
-	AlsoIn  []string         // other outlets carrying the story
-}
-
-// storyID is the story the view is about, even when Story was not loaded.
-func (v *AlertView) storyID() uint64 {
-	if v.Story.ID != 0 {
-		return v.Story.ID
-	}
-	return v.Article.StoryID
-}
+// AlertView is everything an alert message shows about one story; the
+// deliver stage loads it.
+type AlertView = jobs.AlertStory
 
 // FormatAlert renders one story as a Telegram message for parse_mode HTML.
 // Every piece of text is escaped, only http(s) URLs become links, and the
@@ -103,7 +90,7 @@ func AlertKeyboard(v AlertView, lang string) *models.InlineKeyboardMarkup {
 	for _, b := range mute {
 		rows = append(rows, []models.InlineKeyboardButton{b})
 	}
-	if id := v.storyID(); id != 0 {
+	if id := v.StoryID(); id != 0 {
 		rows = append(rows, []models.InlineKeyboardButton{{
 			Text:         "🔎 " + wording(lang, "Similar", "Похожие"),
 			CallbackData: "sim:" + strconv.FormatUint(id, 10),

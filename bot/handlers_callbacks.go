@@ -141,7 +141,7 @@ func (b *Bot) onToggle(ctx context.Context, q *models.CallbackQuery, msg *models
 		ReplyMarkup: topicsKeyboard(names, nu),
 	})
 	if err != nil {
-		b.log.Warn("bot: edit topics keyboard", "err", b.scrubErr(err))
+		b.log.Warn("bot: edit topics keyboard", "err", err)
 	}
 }
 
@@ -190,7 +190,7 @@ func (b *Bot) onSetting(ctx context.Context, q *models.CallbackQuery, msg *model
 	// Pressing the button of the current value edits nothing; Telegram
 	// says "message is not modified", which is fine.
 	if err != nil && !strings.Contains(err.Error(), "not modified") {
-		b.log.Warn("bot: edit settings", "err", b.scrubErr(err))
+		b.log.Warn("bot: edit settings", "err", err)
 	}
 }
 

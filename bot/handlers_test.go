@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,30 +12,173 @@ import (
 	"dozor/storage"
 )
 
-// saveArticle stores one article as the watcher would and returns it.
-// With sign, reprints of the same text join one story.
+// saveArticle stores one article as the watcher and the fold stage would
+// and returns it: in a story of its own, or with sign in the story of an
+// earlier article with the same text; a topic the story has not alerted on
+// yet queues an alert, as the fold stage does.
 func (h *harness) saveArticle(key, title, text, source string, published time.Time, sign bool, topics ...string) storage.Article {
 	h.t.Helper()
-	src, _, err := h.store.AddSource("https://"+strings.ToLower(strings.ReplaceAll(source, " ", ""))+".example/rss", source, published)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	na := storage.NewArticle{
-		Article: storage.Article{Key: key, URL: key, Title: title, Text: text, SourceID: src.ID, Source: source,
+		Article: storage.Article{Key: key, URL: key, Title: title, Text: text, SourceID: h.source(source, published).ID, Source: source,
 			Published: published, Fetched: published, Topics: topics},
-		Alertable: true,
+		Page: storage.PageNone,
+	}
+	if len(topics) > 0 {
+		na.Matched = published
 	}
 	if sign {
 		na.Sig, na.HasSig = dedup.Sign(strings.Fields(strings.ToLower(title + " " + text)))
 	}
-	res, err := h.store.SaveFetches([]storage.FetchResult{{SourceID: src.ID, Articles: []storage.NewArticle{na}}}, published)
+	// The story to join is looked up before the write transaction: bbolt
+	// must not open a read transaction inside one.
+	var join uint64
+	if na.HasSig {
+		best := 0.0
+		err := h.store.StorySigs(time.Time{}, func(id uint64, _ time.Time, sig dedup.Signature) {
+			if sim := dedup.Similarity(na.Sig, sig); sim >= dedup.Threshold && sim > best {
+				join, best = id, sim
+			}
+		})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	id := h.queueArticle(na)
+	var placed *storage.Article
+	_, err := h.store.FoldBatch(100, published, func(tx *storage.FoldTx, j storage.FoldJob) error {
+		if j.Article.ID != id {
+			return fmt.Errorf("article %d in the fold queue, want only %d", j.Article.ID, id)
+		}
+		a := j.Article
+		var st *storage.Story
+		var err error
+		if join != 0 {
+			if st, err = tx.Story(join); err != nil {
+				return err
+			}
+			if err := tx.Join(st, &a); err != nil {
+				return err
+			}
+		} else {
+			if st, err = tx.NewStory(&a); err != nil {
+				return err
+			}
+			if j.HasSig {
+				if err := tx.PutSig(st.ID, j.Sig); err != nil {
+					return err
+				}
+			}
+		}
+		var news []string
+		for _, t := range a.Topics {
+			if !slices.Contains(st.Topics, t) && !slices.Contains(news, t) {
+				news = append(news, t)
+			}
+		}
+		placed = &a
+		if len(news) == 0 {
+			return nil
+		}
+		st.Topics = append(st.Topics, news...)
+		if err := tx.SaveStory(st); err != nil {
+			return err
+		}
+		_, err = tx.QueueAlert(storage.Alert{StoryID: st.ID, ArticleID: a.ID, Topics: news, Created: published})
+		return err
+	})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if len(res[0]) != 1 {
-		h.t.Fatalf("article %s not saved", key)
+	if placed == nil {
+		h.t.Fatalf("article %s not folded", key)
 	}
-	return res[0][0].Article
+	return *placed
+}
+
+// source is the source named name, created if needed.
+func (h *harness) source(name string, now time.Time) storage.Source {
+	h.t.Helper()
+	src, _, err := h.store.AddSource(storage.NewSource{URL: "https://" + strings.ToLower(strings.ReplaceAll(name, " ", "")) + ".example/rss", Name: name}, now)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return src
+}
+
+// queueArticle stores a new article and queues it, for its page or for
+// the fold stage, as the watcher does; it returns the article's id.
+func (h *harness) queueArticle(na storage.NewArticle) uint64 {
+	h.t.Helper()
+	res, err := h.store.SaveFetches([]storage.FetchResult{{SourceID: na.SourceID, Articles: []storage.NewArticle{na}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(res) != 1 || len(res[0]) != 1 {
+		h.t.Fatalf("article %s not saved", na.Key)
+	}
+	return res[0][0].ID
+}
+
+// summarise moves the oldest n alerts waiting for their summary (all of
+// them for n < 0) on to the fan-out queue, without a summary, as the
+// summarize stage does when it reuses one; it returns how many it moved.
+func (h *harness) summarise(n int) int {
+	h.t.Helper()
+	alerts, err := h.store.PendingAlerts(0, max(n, 0))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	done := make([]storage.Summarized, len(alerts))
+	for i, a := range alerts {
+		done[i] = storage.Summarized{Alert: a}
+	}
+	if err := h.store.SaveSummaries(done, time.Now(), storage.Usage{}); err != nil {
+		h.t.Fatal(err)
+	}
+	return len(alerts)
+}
+
+// fanOut takes every queued alert through the summarize and fan-out
+// stages: the outbox gets a message per subscriber.
+func (h *harness) fanOut() {
+	h.t.Helper()
+	h.summarise(-1)
+	if _, _, err := h.store.FanOutBatch(500, time.Now(), subscribers); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// subscribers is the fan-out plan: approved subscribers who have not
+// blocked the bot, with the alert's topics they follow.
+func subscribers(users []storage.User) func(storage.Alert) []storage.Recipient {
+	return func(a storage.Alert) []storage.Recipient {
+		var out []storage.Recipient
+		for _, u := range users {
+			if u.Status != storage.StatusApproved || u.Inactive {
+				continue
+			}
+			var topics []string
+			for _, t := range a.Topics {
+				if u.Subscribed(t) {
+					topics = append(topics, t)
+				}
+			}
+			if len(topics) > 0 {
+				out = append(out, storage.Recipient{UserID: u.ID, Topics: topics})
+			}
+		}
+		return out
+	}
+}
+
+// counts is the store's census.
+func (h *harness) counts() storage.Counts {
+	h.t.Helper()
+	c, err := h.store.Count()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
 }
 
 func TestApprovalFlow(t *testing.T) {

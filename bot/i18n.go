@@ -358,8 +358,10 @@ var phrases = map[string]phrase{
 
 	// Admin: sources.
 	"addsource_usage": {
-		en: "Usage: <code>/addsource url [name]</code>, e.g. <code>/addsource https://www.finextra.com/rss/headlines.aspx Finextra</code>",
-		ru: "Использование: <code>/addsource url [имя]</code>, например <code>/addsource https://www.finextra.com/rss/headlines.aspx Finextra</code>",
+		en: "Usage: <code>/addsource url [name] [fulltext=auto|on|off]</code>, e.g. <code>/addsource https://www.finextra.com/rss/headlines.aspx Finextra</code>\n" +
+			"fulltext: <b>auto</b> fetches article pages when the feed carries only teasers, <b>on</b> always, <b>off</b> never (the page of a story that alerts is fetched for its summary unless off).",
+		ru: "Использование: <code>/addsource url [имя] [fulltext=auto|on|off]</code>, например <code>/addsource https://www.finextra.com/rss/headlines.aspx Finextra</code>\n" +
+			"fulltext: <b>auto</b> — загружать страницы статей, если лента даёт только анонсы, <b>on</b> — всегда, <b>off</b> — никогда (страница сюжета с оповещением загружается для пересказа, кроме off).",
 	},
 	"bad_url": {
 		en: "Not a usable address: %s",
@@ -417,6 +419,30 @@ var phrases = map[string]phrase{
 		en: "❌ failing (%d in a row)",
 		ru: "❌ ошибки (%d подряд)",
 	},
+	"src_fulltext_auto": {
+		en: "pages: auto",
+		ru: "страницы: авто",
+	},
+	"src_fulltext_on": {
+		en: "pages: always fetched (fulltext=on)",
+		ru: "страницы: загружаются всегда (fulltext=on)",
+	},
+	"src_fulltext_off": {
+		en: "pages: never fetched (fulltext=off)",
+		ru: "страницы: не загружаются (fulltext=off)",
+	},
+	"src_teasers": {
+		en: "— teasers only (median %d characters): pages fetched",
+		ru: "— только анонсы (медиана %d знаков): страницы загружаются",
+	},
+	"src_full_items": {
+		en: "— the feed carries full texts (median %d characters): pages only for alerts",
+		ru: "— лента даёт полные тексты (медиана %d знаков): страницы только для оповещений",
+	},
+	"src_broken": {
+		en: "⚠️ malformed feed, items recovered: %s",
+		ru: "⚠️ лента с ошибками, материалы восстановлены: %s",
+	},
 	"src_details": {
 		en: "last success: %s · items: %d",
 		ru: "последний успех: %s · материалов: %d",
@@ -435,13 +461,15 @@ var phrases = map[string]phrase{
 		en: "<b>Stats</b> (today is UTC)\n" +
 			"Sources: %d (failing %d)\nArticles: %d\nStories: %d\nTopics: %d\n" +
 			"Users: %d approved, %d pending, %d banned\n" +
-			"Alerts sent today: %d\nQueue: %d messages\n" +
+			"Alerts sent today: %d\nOutbox: %d messages\n" +
+			"Queues: %d pages (%d urgent), %d to fold, %d to summarise, %d to fan out\n" +
 			"LLM today: %d calls, %d extractive fallbacks, %d tokens (%d in, %d out)\n" +
 			"Errors today: %d send errors, %d failing sources\nDatabase: %.1f MB",
 		ru: "<b>Статистика</b> (сутки по UTC)\n" +
 			"Источники: %d (с ошибками %d)\nСтатьи: %d\nСюжеты: %d\nТемы: %d\n" +
 			"Пользователи: одобрено %d, ждут %d, заблокировано %d\n" +
-			"Отправлено сегодня: %d\nОчередь: %d сообщений\n" +
+			"Отправлено сегодня: %d\nИсходящие: %d сообщений\n" +
+			"Очереди: страниц %d (срочных %d), к группировке %d, к пересказу %d, к рассылке %d\n" +
 			"LLM сегодня: вызовов %d, выдержек вместо пересказа %d, токенов %d (%d на вход, %d на выход)\n" +
 			"Ошибки сегодня: отправки %d, источников с ошибками %d\nБаза: %.1f МБ",
 	},

@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,8 +25,14 @@ type Article struct {
 	Published time.Time `json:"published,omitzero"`
 	Fetched   time.Time `json:"fetched"`
 	Lang      string    `json:"lang,omitempty"`
-	StoryID   uint64    `json:"story_id"`
-	Topics    []string  `json:"topics,omitempty"` // topics it matched when stored
+	StoryID   uint64    `json:"story_id,omitempty"` // 0 until the fold stage placed it
+	Topics    []string  `json:"topics,omitempty"`   // topics it matched, on any text
+	// Matched is when it first matched a topic: SUMMARY_DEADLINE counts
+	// from here, however long its page took.
+	Matched time.Time `json:"matched,omitzero"`
+	// Backlog marks items already in a feed at its first fetch: stored and
+	// searchable, but never alerted.
+	Backlog bool `json:"backlog,omitempty"`
 }
 
 // Time is when the article appeared: its published time unless missing or
@@ -47,27 +52,29 @@ func (a *Article) BestText() string {
 	return a.Text
 }
 
-// maxStoryArticles caps the article list kept on a story, so a story that
-// everybody reprints doesn't grow a record rewritten on every reprint.
-const maxStoryArticles = 100
+// PageLane says whether, and how soon, an article's page is fetched.
+type PageLane byte
 
-// Story groups reprints of one piece of news.
-type Story struct {
-	ID       uint64    `json:"id"`
-	Title    string    `json:"title"`
-	Articles []uint64  `json:"articles"` // the first is the original; at most maxStoryArticles
-	Count    int       `json:"count"`    // all articles, also those past the cap
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
-	Topics   []string  `json:"topics,omitempty"` // topics already alerted
-}
+// Page lanes. Urgent pages belong to articles that already matched a
+// topic: their summary waits for them, so they go ahead of the bulk.
+const (
+	PageNone   PageLane = 0
+	PageBulk   PageLane = 'b'
+	PageUrgent PageLane = 'u'
+)
 
-// NewArticle is an article the watcher found and has not stored yet.
+// NewArticle is an article the watcher found and has not stored yet, with
+// what the watcher decided about it.
 type NewArticle struct {
 	Article
-	Sig       dedup.Signature
-	HasSig    bool // too little text for a signature: a story of its own
-	Alertable bool // false for backlog found at a source's first fetch
+	// Page queues the article for its page; with PageNone it goes straight
+	// to the fold stage with Sig.
+	Page PageLane
+	Host string // the page's host, for fair scheduling across hosts
+	Sig  dedup.Signature
+	// HasSig is false when the text is too short for a signature: the
+	// article becomes a story of its own.
+	HasSig bool
 }
 
 // FetchResult is one source's fetch outcome; it is saved in one transaction
@@ -77,13 +84,6 @@ type FetchResult struct {
 	SourceID uint64
 	Update   func(*Source) // state change, applied to the stored source
 	Articles []NewArticle
-}
-
-// Saved reports what happened to one new article.
-type Saved struct {
-	Article  Article
-	NewStory bool
-	Alert    *Alert // queued when the article's story is news on a topic
 }
 
 // KnownKeys returns which of keys are already stored, so the watcher can
@@ -106,16 +106,15 @@ func (s *Store) KnownKeys(keys []string) (map[string]bool, error) {
 }
 
 // SaveFetches stores the results of several fetches in one transaction
-// (one fsync for many sources) and returns, per result, what was saved.
-// Articles whose key is already stored are skipped.
-func (s *Store) SaveFetches(results []FetchResult, now time.Time) ([][]Saved, error) {
-	s.dedupMu.Lock()
-	defer s.dedupMu.Unlock()
-	var out [][]Saved
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		out = make([][]Saved, len(results))
+// (one fsync for many sources) and returns, per result, the articles it
+// stored with their ids. Articles whose key is already stored are skipped.
+// Each stored article is queued for its page or for the fold stage.
+func (s *Store) SaveFetches(results []FetchResult) ([][]Article, error) {
+	var out [][]Article
+	err := s.update(func(tx *bolt.Tx) error {
+		out = make([][]Article, len(results))
 		for i, r := range results {
-			saved, err := s.saveFetch(tx, r, now)
+			saved, err := saveFetch(tx, r)
 			if err != nil {
 				return err
 			}
@@ -124,18 +123,14 @@ func (s *Store) SaveFetches(results []FetchResult, now time.Time) ([][]Saved, er
 		return nil
 	})
 	if err != nil {
-		// The in-memory story index may name stories that were rolled back.
-		if lerr := s.loadStoryIndex(now); lerr != nil {
-			return nil, fmt.Errorf("storage: save fetches: %w (and %v)", err, lerr)
-		}
 		return nil, fmt.Errorf("storage: save fetches: %w", err)
 	}
 	return out, nil
 }
 
-func (s *Store) saveFetch(tx *bolt.Tx, r FetchResult, now time.Time) ([]Saved, error) {
+func saveFetch(tx *bolt.Tx, r FetchResult) ([]Article, error) {
 	arts, keys := tx.Bucket(bucketArticles), tx.Bucket(bucketArticleKeys)
-	var saved []Saved
+	var saved []Article
 	for _, na := range r.Articles {
 		if na.Key == "" || keys.Get([]byte(na.Key)) != nil {
 			continue
@@ -145,29 +140,7 @@ func (s *Store) saveFetch(tx *bolt.Tx, r FetchResult, now time.Time) ([]Saved, e
 			return nil, err
 		}
 		a := na.Article
-		a.ID = id
-		if a.Fetched.IsZero() {
-			a.Fetched = now
-		}
-		st, isNew, err := s.attachStory(tx, &a, na, now)
-		if err != nil {
-			return nil, err
-		}
-		a.StoryID = st.ID
-		var alert *Alert
-		if na.Alertable && len(a.Topics) > 0 {
-			fresh := missing(a.Topics, st.Topics)
-			if len(fresh) > 0 {
-				st.Topics = append(st.Topics, fresh...)
-				alert, err = queueAlert(tx, Alert{StoryID: st.ID, ArticleID: a.ID, Topics: fresh, Created: now})
-				if err != nil {
-					return nil, err
-				}
-			}
-		}
-		if err := putJSON(tx.Bucket(bucketStories), itob(st.ID), st); err != nil {
-			return nil, err
-		}
+		a.ID, a.StoryID = id, 0
 		if err := putJSON(arts, itob(id), &a); err != nil {
 			return nil, err
 		}
@@ -177,13 +150,15 @@ func (s *Store) saveFetch(tx *bolt.Tx, r FetchResult, now time.Time) ([]Saved, e
 		if err := tx.Bucket(bucketArticleTime).Put(timeKey(a.Time(), id), nil); err != nil {
 			return nil, err
 		}
-		if na.Alertable {
-			// News (not backlog) gets its page fetched for the full text.
-			if err := tx.Bucket(bucketEnrich).Put(itob(id), nil); err != nil {
-				return nil, err
-			}
+		if na.Page != PageNone {
+			err = tx.Bucket(bucketPageQueue).Put(pageKey(na.Page, id), []byte(na.Host))
+		} else {
+			err = queueFold(tx, id, na.Sig, na.HasSig)
 		}
-		saved = append(saved, Saved{Article: a, NewStory: isNew, Alert: alert})
+		if err != nil {
+			return nil, err
+		}
+		saved = append(saved, a)
 	}
 	if r.Update != nil {
 		err := updateSource(tx, r.SourceID, func(src *Source) {
@@ -195,48 +170,6 @@ func (s *Store) saveFetch(tx *bolt.Tx, r FetchResult, now time.Time) ([]Saved, e
 		}
 	}
 	return saved, nil
-}
-
-// attachStory finds the story a new article belongs to, or starts one.
-func (s *Store) attachStory(tx *bolt.Tx, a *Article, na NewArticle, now time.Time) (*Story, bool, error) {
-	stories := tx.Bucket(bucketStories)
-	if na.HasSig {
-		if id, ok := s.dedup.find(na.Sig, now); ok {
-			st := &Story{}
-			if err := getJSON(stories, itob(id), st); err == nil {
-				if len(st.Articles) < maxStoryArticles {
-					st.Articles = append(st.Articles, a.ID)
-				}
-				st.Count++
-				st.Updated = now
-				s.dedup.touch(id, now)
-				return st, false, tx.Bucket(bucketStorySigs).Put(itob(id), encodeSig(now, na.Sig))
-			}
-		}
-	}
-	id, err := stories.NextSequence()
-	if err != nil {
-		return nil, false, err
-	}
-	st := &Story{ID: id, Title: a.Title, Articles: []uint64{a.ID}, Count: 1, Created: now, Updated: now}
-	if na.HasSig {
-		s.dedup.add(id, na.Sig, now)
-		if err := tx.Bucket(bucketStorySigs).Put(itob(id), encodeSig(now, na.Sig)); err != nil {
-			return nil, false, err
-		}
-	}
-	return st, true, nil
-}
-
-// missing returns the items of want that are not in have.
-func missing(want, have []string) []string {
-	var out []string
-	for _, w := range want {
-		if !slices.Contains(have, w) && !slices.Contains(out, w) {
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 func timeKey(t time.Time, id uint64) []byte {
@@ -256,51 +189,6 @@ func (s *Store) Article(id uint64) (Article, error) {
 		return Article{}, fmt.Errorf("storage: article %d: %w", id, err)
 	}
 	return a, nil
-}
-
-// ArticleByKey returns an article by its identity key.
-func (s *Store) ArticleByKey(key string) (Article, error) {
-	var a Article
-	err := s.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketArticleKeys).Get([]byte(key))
-		if id == nil {
-			return ErrNotFound
-		}
-		return getJSON(tx.Bucket(bucketArticles), id, &a)
-	})
-	if err != nil {
-		return Article{}, fmt.Errorf("storage: article %s: %w", key, err)
-	}
-	return a, nil
-}
-
-// Story returns a story by id.
-func (s *Store) Story(id uint64) (Story, error) {
-	var st Story
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return getJSON(tx.Bucket(bucketStories), itob(id), &st)
-	})
-	if err != nil {
-		return Story{}, fmt.Errorf("storage: story %d: %w", id, err)
-	}
-	return st, nil
-}
-
-// SetFullText stores the text extracted from an article's page.
-func (s *Store) SetFullText(id uint64, text string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketArticles)
-		var a Article
-		if err := getJSON(b, itob(id), &a); err != nil {
-			return err
-		}
-		a.FullText = text
-		return putJSON(b, itob(id), &a)
-	})
-	if err != nil {
-		return fmt.Errorf("storage: set full text of %d: %w", id, err)
-	}
-	return nil
 }
 
 // ArticlesSince calls fn for every article that appeared at or after since,
@@ -329,7 +217,9 @@ func (s *Store) ArticlesSince(since time.Time, fn func(*Article) bool) error {
 
 // Counts is a census of the database.
 type Counts struct {
-	Sources, Articles, Stories, Topics, Alerts int
+	Sources, Articles, Stories, Topics int
+	// Queue lengths, one per pipeline stage.
+	PagesUrgent, PagesBulk, Fold, Alerts, Fanout, Outbox int
 }
 
 // Count returns the number of records of each kind.
@@ -340,7 +230,11 @@ func (s *Store) Count() (Counts, error) {
 		c.Articles = tx.Bucket(bucketArticles).Stats().KeyN
 		c.Stories = tx.Bucket(bucketStories).Stats().KeyN
 		c.Topics = tx.Bucket(bucketTopics).Stats().KeyN
+		c.PagesUrgent, c.PagesBulk = countPages(tx)
+		c.Fold = tx.Bucket(bucketFoldQueue).Stats().KeyN
 		c.Alerts = tx.Bucket(bucketAlerts).Stats().KeyN
+		c.Fanout = tx.Bucket(bucketFanoutQueue).Stats().KeyN
+		c.Outbox = tx.Bucket(bucketOutbox).Stats().KeyN
 		return nil
 	})
 	if err != nil {

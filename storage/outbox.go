@@ -2,8 +2,10 @@ package storage
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,66 +41,99 @@ func deliveryKey(user int64, story uint64) []byte {
 	return k
 }
 
-// FanOut turns an alert into one outbox message per subscriber of its
-// topics and deletes the alert, in one transaction. A subscriber who
-// already has the story queued gets the new topics added to that message;
-// one who already received it gets nothing. It returns the number of
-// messages queued.
-func (s *Store) FanOut(alertID uint64, now time.Time) (int, error) {
-	queued := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		alerts := tx.Bucket(bucketAlerts)
-		var a Alert
-		if err := getJSON(alerts, itob(alertID), &a); err != nil {
-			return err
-		}
-		out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
+// Recipient is a subscriber an alert is for, with the topics it shows them.
+type Recipient struct {
+	UserID int64
+	Topics []string
+}
+
+// FanOutBatch takes up to limit alerts from the fan-out queue and, in one
+// transaction, queues an outbox message for each recipient the fan-out
+// stage picks: plan is given the users once per batch and returns who
+// each alert is for. A recipient who already
+// has the story queued gets the new topics added to that message; one who
+// was sent the story, or refused it, gets nothing: one message per story
+// per subscriber. It returns the alerts taken and the messages queued.
+func (s *Store) FanOutBatch(limit int, now time.Time, plan func([]User) func(Alert) []Recipient) (alerts, queued int, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		alerts, queued = 0, 0
+		fan := tx.Bucket(bucketFanoutQueue)
+		var users []User
 		err := forEachJSON(tx.Bucket(bucketUsers), func(_ []byte, u *User) error {
-			if u.Status != StatusApproved || u.Inactive {
-				return nil
-			}
-			var topics []string
-			for _, t := range a.Topics {
-				if u.Subscribed(t) {
-					topics = append(topics, t)
-				}
-			}
-			if len(topics) == 0 {
-				return nil
-			}
-			dk := deliveryKey(u.ID, a.StoryID)
-			if st := del.Get(dk); st != nil {
-				if st[0] != deliveryQueued {
-					return nil
-				}
-				id := st[1:9]
-				var m OutMsg
-				if err := getJSON(out, id, &m); err != nil {
-					return nil // sent meanwhile
-				}
-				m.Topics = append(m.Topics, missing(topics, m.Topics)...)
-				return putJSON(out, id, &m)
-			}
-			id, err := out.NextSequence()
-			if err != nil {
-				return err
-			}
-			m := OutMsg{ID: id, UserID: u.ID, StoryID: a.StoryID, ArticleID: a.ArticleID, Topics: topics, Created: now}
-			if err := putJSON(out, itob(id), &m); err != nil {
-				return err
-			}
-			queued++
-			return del.Put(dk, append([]byte{deliveryQueued}, itob(id)...))
+			users = append(users, *u)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return alerts.Delete(itob(alertID))
+		choose := plan(users)
+		var done [][]byte
+		c := fan.Cursor()
+		for k, v := c.First(); k != nil && len(done) < limit; k, v = c.Next() {
+			done = append(done, append([]byte(nil), k...))
+			var a Alert
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decode alert %x: %w", k, err)
+			}
+			for _, r := range choose(a) {
+				n, err := queueMessage(tx, a, r, now)
+				if err != nil {
+					return err
+				}
+				queued += n
+			}
+		}
+		for _, k := range done {
+			if err := fan.Delete(k); err != nil {
+				return err
+			}
+		}
+		alerts = len(done)
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("storage: fan out alert %d: %w", alertID, err)
+		return 0, 0, fmt.Errorf("storage: fan out: %w", err)
 	}
-	return queued, nil
+	return alerts, queued, nil
+}
+
+// queueMessage queues a story for one recipient unless they have it
+// already; it returns 1 for a new message.
+func queueMessage(tx *bolt.Tx, a Alert, r Recipient, now time.Time) (int, error) {
+	out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
+	dk := deliveryKey(r.UserID, a.StoryID)
+	if st := del.Get(dk); st != nil {
+		if st[0] != deliveryQueued {
+			return 0, nil
+		}
+		id := st[1:9]
+		var m OutMsg
+		if err := getJSON(out, id, &m); err != nil {
+			return 0, nil // sent meanwhile
+		}
+		m.Topics = append(m.Topics, missing(r.Topics, m.Topics)...)
+		return 0, putJSON(out, id, &m)
+	}
+	id, err := out.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	m := OutMsg{ID: id, UserID: r.UserID, StoryID: a.StoryID, ArticleID: a.ArticleID, Topics: r.Topics, Created: now}
+	if err := putJSON(out, itob(id), &m); err != nil {
+		return 0, err
+	}
+	return 1, del.Put(dk, append([]byte{deliveryQueued}, itob(id)...))
+}
+
+// missing returns the items of want that are not in have.
+func missing(want, have []string) []string {
+	var out []string
+	for _, w := range want {
+		if !slices.Contains(have, w) && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Outbox returns up to limit messages due at now, oldest first.
@@ -119,13 +154,6 @@ func (s *Store) Outbox(now time.Time, limit int) ([]OutMsg, error) {
 		return nil, fmt.Errorf("storage: outbox: %w", err)
 	}
 	return out, nil
-}
-
-// OutboxLen is the number of messages waiting.
-func (s *Store) OutboxLen() int {
-	n := 0
-	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketOutbox).Stats().KeyN; return nil })
-	return n
 }
 
 // errStop ends a ForEach early.
@@ -154,7 +182,7 @@ func (s *Store) DropMessages(ids []uint64, now time.Time) (int, error) {
 // for the (user, story) pair.
 func (s *Store) finish(ids []uint64, state byte, now time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
 		for _, id := range ids {
 			var m OutMsg
@@ -179,7 +207,7 @@ func (s *Store) finish(ids []uint64, state byte, now time.Time) (int, error) {
 
 // Retry postpones messages after a temporary failure.
 func (s *Store) Retry(ids []uint64, next time.Time, reason string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		out := tx.Bucket(bucketOutbox)
 		for _, id := range ids {
 			var m OutMsg
@@ -204,7 +232,7 @@ func (s *Store) Retry(ids []uint64, next time.Time, reason string) error {
 // bot, or was banned) and marks the user with fn.
 func (s *Store) DropUserMessages(userID int64, fn func(*User)) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
 		var drop []OutMsg
 		err := forEachJSON(out, func(_ []byte, m *OutMsg) error {

@@ -7,59 +7,6 @@ import (
 	"time"
 )
 
-// t0 is the clock of these tests: a whole second, so JSON round trips
-// compare equal, and close to the wall clock, because Open rebuilds the
-// story index with time.Now and forgets stories older than the dedup window.
-var t0 = time.Now().UTC().Truncate(time.Second)
-
-// reprintOf is a reprint of the storyText story (same news, slightly
-// different wording) under another address.
-func reprintOf(key, suffix string, topics []string) NewArticle {
-	return newArticle(key, "ВТБ рассматривает создание ИИ-центра в Китае — "+suffix,
-		storyText+" "+suffix+".", topics, true)
-}
-
-// saveOne stores one article and returns what was saved.
-func saveOne(t *testing.T, s *Store, na NewArticle, now time.Time) Saved {
-	t.Helper()
-	res, err := s.SaveFetches([]FetchResult{{Articles: []NewArticle{na}}}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res) != 1 || len(res[0]) != 1 {
-		t.Fatalf("save %s: %+v", na.Key, res)
-	}
-	return res[0][0]
-}
-
-// mustAlert stores an article that must queue an alert, and returns it.
-func mustAlert(t *testing.T, s *Store, na NewArticle, now time.Time) *Alert {
-	t.Helper()
-	sv := saveOne(t, s, na, now)
-	if sv.Alert == nil {
-		t.Fatalf("%s queued no alert: %+v", na.Key, sv)
-	}
-	return sv.Alert
-}
-
-func addUser(t *testing.T, s *Store, id int64, status UserStatus, inactive bool, topics ...string) {
-	t.Helper()
-	u := User{ID: id, ChatID: id, Name: "user", Lang: "ru", Status: status, Inactive: inactive,
-		Mode: ModeInstant, TZ: "Europe/Moscow", Topics: topics, Created: t0, Updated: t0}
-	if _, created, err := s.CreateUser(u); err != nil || !created {
-		t.Fatalf("create user %d: created=%v err=%v", id, created, err)
-	}
-}
-
-func fanOut(t *testing.T, s *Store, alertID uint64, now time.Time) int {
-	t.Helper()
-	n, err := s.FanOut(alertID, now)
-	if err != nil {
-		t.Fatalf("fan out %d: %v", alertID, err)
-	}
-	return n
-}
-
 func outbox(t *testing.T, s *Store, now time.Time, limit int) []OutMsg {
 	t.Helper()
 	msgs, err := s.Outbox(now, limit)
@@ -69,7 +16,7 @@ func outbox(t *testing.T, s *Store, now time.Time, limit int) []OutMsg {
 	return msgs
 }
 
-// byUser indexes the messages due now by user.
+// byUser indexes every queued message, due or not, by user.
 func byUser(t *testing.T, s *Store) map[int64]OutMsg {
 	t.Helper()
 	m := map[int64]OutMsg{}
@@ -90,122 +37,170 @@ func msgIDs(msgs []OutMsg) []uint64 {
 	return ids
 }
 
-func TestFanOutQueuesOneMessagePerApprovedActiveSubscriber(t *testing.T) {
-	s, _ := openTemp(t)
-	addUser(t, s, 1, StatusApproved, false, "vtb", "china-ai") // both topics: one message
-	addUser(t, s, 2, StatusApproved, false, "vtb")
-	addUser(t, s, 3, StatusPending, false, "vtb")
-	addUser(t, s, 4, StatusBanned, false, "vtb", "china-ai")
-	addUser(t, s, 5, StatusApproved, true, "vtb") // blocked the bot
-	addUser(t, s, 6, StatusApproved, false, "other")
-	addUser(t, s, 7, StatusApproved, false)
+func to(user int64, topics ...string) Recipient { return Recipient{UserID: user, Topics: topics} }
 
-	a := mustAlert(t, s, newArticle("url:https://a.example/1", "ВТБ и ИИ в Китае", storyText, []string{"vtb", "china-ai"}, true), t0)
-	if n := fanOut(t, s, a.ID, t0); n != 2 {
-		t.Errorf("queued %d messages, want 2", n)
+func TestFanOutBatchPlansOncePerBatchWithAllUsers(t *testing.T) {
+	s, _ := openTemp(t)
+	addUser(t, s, 30, StatusApproved, false, "vtb")
+	addUser(t, s, 10, StatusPending, false, "vtb")
+	addUser(t, s, 20, StatusBanned, true)
+	var alerts []Alert
+	for i := range 3 {
+		alerts = append(alerts, newsAlert(t, s, 0, i+1, "vtb"))
 	}
-	if pending, _ := s.PendingAlerts(0); len(pending) != 0 {
-		t.Errorf("alert not deleted: %+v", pending)
+	summarize(t, s, alerts...)
+
+	var plans int
+	var planned []int64
+	var asked []uint64
+	plan := func(users []User) func(Alert) []Recipient {
+		plans++
+		planned = planned[:0]
+		for _, u := range users {
+			planned = append(planned, u.ID)
+		}
+		return func(a Alert) []Recipient {
+			asked = append(asked, a.ID)
+			return []Recipient{to(30, a.Topics...)}
+		}
 	}
-	if n := s.OutboxLen(); n != 2 {
-		t.Errorf("OutboxLen = %d, want 2", n)
+	n, queued, err := s.FanOutBatch(2, t0, plan)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := byUser(t, s)
-	if len(got) != 2 {
-		t.Fatalf("messages for users %v, want 1 and 2", got)
+	if n != 2 || queued != 2 {
+		t.Errorf("first batch: %d alerts, %d queued; want 2, 2", n, queued)
 	}
-	m1 := got[1]
-	if !slices.Equal(m1.Topics, []string{"vtb", "china-ai"}) || m1.StoryID != a.StoryID ||
-		m1.ArticleID != a.ArticleID || !m1.Created.Equal(t0) || m1.Attempts != 0 {
-		t.Errorf("user 1 message = %+v", m1)
+	if plans != 1 || !slices.Equal(planned, []int64{10, 20, 30}) {
+		t.Errorf("plan called %d times with users %v; want once with 10, 20, 30", plans, planned)
 	}
-	if m2 := got[2]; !slices.Equal(m2.Topics, []string{"vtb"}) {
-		t.Errorf("user 2 message = %+v", m2)
+	if !slices.Equal(asked, []uint64{alerts[0].ID, alerts[1].ID}) {
+		t.Errorf("recipients asked for alerts %v, want the oldest two", asked)
+	}
+	if c := count(t, s); c.Fanout != 1 || c.Outbox != 2 {
+		t.Errorf("after the first batch: %+v", c)
+	}
+
+	n, queued, err = s.FanOutBatch(2, t0, plan)
+	if err != nil || n != 1 || queued != 1 || plans != 2 {
+		t.Errorf("second batch: %d alerts, %d queued, %d plans, %v; want 1, 1, 2", n, queued, plans, err)
+	}
+	n, queued, err = s.FanOutBatch(2, t0, plan)
+	if err != nil || n != 0 || queued != 0 {
+		t.Errorf("empty queue: %d alerts, %d queued, %v", n, queued, err)
+	}
+	if c := count(t, s); c.Fanout != 0 || c.Outbox != 3 {
+		t.Errorf("at the end: %+v", c)
+	}
+}
+
+func TestFanOutBatchOneMessagePerStoryPerRecipient(t *testing.T) {
+	s, _ := openTemp(t)
+	now := t0.Add(time.Minute)
+
+	// Two alerts on one story in one batch, and one on another story.
+	first := newsAlert(t, s, 0, 1, "vtb")
+	second := newsAlert(t, s, first.StoryID, 2, "china-ai")
+	other := newsAlert(t, s, 0, 3, "sber")
+	summarize(t, s, first, second, other)
+	n, queued := fanOut(t, s, now, map[uint64][]Recipient{
+		first.ID:  {to(1, "vtb"), to(2, "vtb")},
+		second.ID: {to(1, "china-ai", "vtb"), to(3, "china-ai")},
+		other.ID:  {to(1, "sber")},
+	})
+	if n != 3 || queued != 4 {
+		t.Errorf("fan-out: %d alerts, %d queued; want 3, 4", n, queued)
+	}
+	if c := count(t, s); c.Fanout != 0 || c.Outbox != 4 {
+		t.Errorf("counts = %+v", c)
+	}
+	msgs := outbox(t, s, now, 0)
+	type key struct {
+		user  int64
+		story uint64
+	}
+	got := map[key]OutMsg{}
+	for _, m := range msgs {
+		got[key{m.UserID, m.StoryID}] = m
+	}
+	want := []struct {
+		user    int64
+		story   uint64
+		article uint64
+		topics  []string
+	}{
+		{1, first.StoryID, first.ArticleID, []string{"vtb", "china-ai"}},
+		{2, first.StoryID, first.ArticleID, []string{"vtb"}},
+		{3, first.StoryID, second.ArticleID, []string{"china-ai"}},
+		{1, other.StoryID, other.ArticleID, []string{"sber"}},
+	}
+	for _, w := range want {
+		m, ok := got[key{w.user, w.story}]
+		if !ok {
+			t.Errorf("no message for user %d, story %d", w.user, w.story)
+			continue
+		}
+		if m.ArticleID != w.article || !slices.Equal(m.Topics, w.topics) || !m.Created.Equal(now) || m.Attempts != 0 {
+			t.Errorf("user %d, story %d: %+v; want article %d, topics %v", w.user, w.story, m, w.article, w.topics)
+		}
+	}
+	if len(msgs) != len(want) {
+		t.Errorf("outbox holds %d messages, want %d", len(msgs), len(want))
 	}
 	for _, id := range []int64{1, 2, 3} {
-		if s.Delivered(id, a.StoryID) {
+		if s.Delivered(id, first.StoryID) {
 			t.Errorf("Delivered(%d) before anything was sent", id)
 		}
 	}
 
-	// The alert is gone: fanning it out again is an error, not a second copy.
-	if _, err := s.FanOut(a.ID, t0); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second fan-out: %v, want ErrNotFound", err)
-	}
-	if n := s.OutboxLen(); n != 2 {
-		t.Errorf("OutboxLen after second fan-out = %d", n)
-	}
-}
-
-func TestFanOutOneMessagePerStoryPerSubscriber(t *testing.T) {
-	s, _ := openTemp(t)
-	addUser(t, s, 1, StatusApproved, false, "vtb", "china-ai", "ai")
-	addUser(t, s, 2, StatusApproved, false, "china-ai")
-
-	first := mustAlert(t, s, newArticle("url:https://a.example/1", "ВТБ рассматривает создание ИИ-центра в Китае", storyText, []string{"vtb"}, true), t0)
-	if n := fanOut(t, s, first.ID, t0); n != 1 {
-		t.Fatalf("first alert queued %d, want 1", n)
-	}
-
-	// A reprint matches a new topic: a second alert on the same story.
-	second := mustAlert(t, s, reprintOf("url:https://b.example/1", "источники", []string{"vtb", "china-ai"}), t0.Add(time.Minute))
-	if second.StoryID != first.StoryID || !slices.Equal(second.Topics, []string{"china-ai"}) {
-		t.Fatalf("second alert = %+v, want story %d topic china-ai", second, first.StoryID)
-	}
-	if n := fanOut(t, s, second.ID, t0.Add(time.Minute)); n != 1 {
-		t.Errorf("second alert queued %d, want 1 (only user 2 is new)", n)
-	}
-	if n := s.OutboxLen(); n != 2 {
-		t.Errorf("OutboxLen = %d, want 2", n)
-	}
-	got := byUser(t, s)
-	if m := got[1]; !slices.Equal(m.Topics, []string{"vtb", "china-ai"}) || m.StoryID != first.StoryID {
-		t.Errorf("user 1's queued message should gain the topic: %+v", m)
-	}
-	if m := got[2]; !slices.Equal(m.Topics, []string{"china-ai"}) {
-		t.Errorf("user 2 message = %+v", m)
-	}
-
-	if err := s.MarkSent([]uint64{got[1].ID, got[2].ID}, t0.Add(2*time.Minute)); err != nil {
+	// A later batch: user 1 was sent the story and user 2 refused it, so
+	// they get nothing; user 3's queued message gains the new topic; user 4
+	// is new to the story.
+	byKey := func(user int64, story uint64) uint64 { return got[key{user, story}].ID }
+	if err := s.MarkSent([]uint64{byKey(1, first.StoryID)}, now); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.OutboxLen(); n != 0 {
-		t.Errorf("OutboxLen after MarkSent = %d", n)
+	if n, err := s.DropMessages([]uint64{byKey(2, first.StoryID)}, now); err != nil || n != 1 {
+		t.Fatalf("drop: %d, %v", n, err)
 	}
-	for _, id := range []int64{1, 2} {
-		if !s.Delivered(id, first.StoryID) {
-			t.Errorf("Delivered(%d) = false after MarkSent", id)
+	third := newsAlert(t, s, first.StoryID, 4, "ai")
+	summarize(t, s, third)
+	n, queued = fanOut(t, s, now.Add(time.Minute), map[uint64][]Recipient{
+		third.ID: {to(1, "ai"), to(2, "ai"), to(3, "ai", "china-ai"), to(4, "ai")},
+	})
+	if n != 1 || queued != 1 {
+		t.Errorf("later fan-out: %d alerts, %d queued; want 1, 1 (only user 4 is new)", n, queued)
+	}
+	left := map[key]OutMsg{}
+	for _, m := range outbox(t, s, now.Add(time.Hour), 0) {
+		left[key{m.UserID, m.StoryID}] = m
+	}
+	if len(left) != 3 {
+		t.Errorf("outbox = %+v, want messages for users 3 and 4 on the story and user 1 on the other", left)
+	}
+	if m := left[key{3, first.StoryID}]; m.ID != byKey(3, first.StoryID) || !slices.Equal(m.Topics, []string{"china-ai", "ai"}) || !m.Created.Equal(now) {
+		t.Errorf("user 3's queued message should gain the topic and keep its id and time: %+v", m)
+	}
+	if m := left[key{4, first.StoryID}]; !slices.Equal(m.Topics, []string{"ai"}) || m.ArticleID != third.ArticleID {
+		t.Errorf("user 4 message = %+v", m)
+	}
+	for _, k := range []key{{1, first.StoryID}, {2, first.StoryID}} {
+		if m, ok := left[k]; ok {
+			t.Errorf("user %d got the story again: %+v", k.user, m)
 		}
-	}
-	if s.Delivered(3, first.StoryID) || s.Delivered(1, first.StoryID+1) {
-		t.Error("Delivered is true for a user or story never sent")
-	}
-
-	// Yet another topic on the story: already sent, so nothing is queued.
-	third := mustAlert(t, s, reprintOf("url:https://c.example/1", "СМИ", []string{"ai"}), t0.Add(3*time.Minute))
-	if third.StoryID != first.StoryID {
-		t.Fatalf("third reprint started story %d", third.StoryID)
-	}
-	if n := fanOut(t, s, third.ID, t0.Add(3*time.Minute)); n != 0 {
-		t.Errorf("alert on a sent story queued %d", n)
-	}
-	if n := s.OutboxLen(); n != 0 {
-		t.Errorf("OutboxLen = %d, want 0", n)
-	}
-	// MarkSent of ids no longer queued is harmless.
-	if err := s.MarkSent([]uint64{got[1].ID, 999}, t0); err != nil {
-		t.Error(err)
 	}
 }
 
 // queueFor makes n messages: one story, fanned out to users 1..n.
 func queueFor(t *testing.T, s *Store, n int) []OutMsg {
 	t.Helper()
+	a := newsAlert(t, s, 0, 1, "vtb")
+	var rs []Recipient
 	for i := 1; i <= n; i++ {
 		addUser(t, s, int64(i), StatusApproved, false, "vtb")
+		rs = append(rs, to(int64(i), "vtb"))
 	}
-	a := mustAlert(t, s, newArticle("url:https://a.example/1", "ВТБ и Китай", storyText, []string{"vtb"}, true), t0)
-	if q := fanOut(t, s, a.ID, t0); q != n {
+	if q := deliverTo(t, s, a, t0, rs...); q != n {
 		t.Fatalf("queued %d, want %d", q, n)
 	}
 	return outbox(t, s, t0, 0)
@@ -252,8 +247,73 @@ func TestOutboxHonoursNextTryAndLimit(t *testing.T) {
 	if len(due) != 1 || due[0].Attempts != 2 || due[0].LastError != "timeout" || !due[0].NextTry.Equal(later) {
 		t.Errorf("after second retry = %+v", due)
 	}
-	if n := s.OutboxLen(); n != 3 {
-		t.Errorf("OutboxLen = %d, want 3 (Retry keeps messages)", n)
+	if c := count(t, s); c.Outbox != 3 {
+		t.Errorf("outbox length = %d, want 3 (Retry keeps messages)", c.Outbox)
+	}
+}
+
+func TestMarkSent(t *testing.T) {
+	s, _ := openTemp(t)
+	msgs := queueFor(t, s, 2)
+	story := msgs[0].StoryID
+	if err := s.MarkSent([]uint64{msgs[0].ID}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := msgIDs(outbox(t, s, t0, 0)); !slices.Equal(got, []uint64{msgs[1].ID}) {
+		t.Errorf("outbox after MarkSent = %v, want %v", got, msgs[1].ID)
+	}
+	if !s.Delivered(1, story) {
+		t.Error("Delivered(1) = false after MarkSent")
+	}
+	if s.Delivered(2, story) || s.Delivered(3, story) || s.Delivered(1, story+1) {
+		t.Error("Delivered is true for a user or story never sent")
+	}
+	// Ids no longer queued, or never queued, are harmless.
+	if err := s.MarkSent([]uint64{msgs[0].ID, 999}, t0); err != nil {
+		t.Error(err)
+	}
+	if c := count(t, s); c.Outbox != 1 || !s.Delivered(1, story) {
+		t.Errorf("after a repeated MarkSent: outbox %d, delivered %v", c.Outbox, s.Delivered(1, story))
+	}
+}
+
+// DropMessages marks the story as refused for good for that user: the
+// message goes, it does not count as delivered, and a later alert on the
+// story does not queue it again, even after a restart.
+func TestDropMessagesNeverRequeues(t *testing.T) {
+	s, _ := openTemp(t)
+	a := newsAlert(t, s, 0, 1, "vtb")
+	deliverTo(t, s, a, t0, to(1, "vtb"), to(2, "vtb"))
+	msgs := byUser(t, s)
+
+	n, err := s.DropMessages([]uint64{msgs[1].ID, 999}, t0.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("drop: n=%d err=%v, want 1", n, err)
+	}
+	if c := count(t, s); c.Outbox != 1 {
+		t.Errorf("outbox length = %d, want 1", c.Outbox)
+	}
+	if s.Delivered(1, a.StoryID) {
+		t.Error("dropped message counted as delivered")
+	}
+	if n, err := s.DropMessages([]uint64{msgs[1].ID}, t0); err != nil || n != 0 {
+		t.Errorf("drop again: n=%d err=%v, want 0", n, err)
+	}
+
+	s = reopen(t, s)
+	b := newsAlert(t, s, a.StoryID, 2, "china-ai")
+	if n := deliverTo(t, s, b, t0.Add(2*time.Minute), to(1, "vtb", "china-ai"), to(2, "china-ai")); n != 0 {
+		t.Errorf("alert on a dropped story queued %d", n)
+	}
+	got := byUser(t, s)
+	if _, ok := got[1]; ok {
+		t.Errorf("dropped story queued again for user 1: %+v", got[1])
+	}
+	if m := got[2]; !slices.Equal(m.Topics, []string{"vtb", "china-ai"}) {
+		t.Errorf("user 2's queued message = %+v", m)
+	}
+	if s.Delivered(1, a.StoryID) || s.Delivered(2, a.StoryID) {
+		t.Error("Delivered true without MarkSent")
 	}
 }
 
@@ -261,27 +321,23 @@ func TestDropUserMessages(t *testing.T) {
 	s, _ := openTemp(t)
 	addUser(t, s, 1, StatusApproved, false, "vtb", "sber")
 	addUser(t, s, 2, StatusApproved, false, "vtb", "sber")
-	a := mustAlert(t, s, newArticle("url:https://a.example/1", "ВТБ и Китай", storyText, []string{"vtb"}, true), t0)
-	b := mustAlert(t, s, newArticle("url:https://a.example/2", "Сбербанк запустил переводы в Китай",
-		"Сбербанк начал принимать мобильные переводы в Китай по номеру телефона для физических лиц без комиссии до конца года.",
-		[]string{"sber"}, true), t0)
-	if a.StoryID == b.StoryID {
-		t.Fatal("the two articles share a story")
-	}
-	fanOut(t, s, a.ID, t0)
-	fanOut(t, s, b.ID, t0)
-	if n := s.OutboxLen(); n != 4 {
-		t.Fatalf("OutboxLen = %d, want 4", n)
+	a := newsAlert(t, s, 0, 1, "vtb")
+	b := newsAlert(t, s, 0, 2, "sber")
+	deliverTo(t, s, a, t0, to(1, "vtb"), to(2, "vtb"))
+	deliverTo(t, s, b, t0, to(1, "sber"), to(2, "sber"))
+	if c := count(t, s); c.Outbox != 4 {
+		t.Fatalf("outbox length = %d, want 4", c.Outbox)
 	}
 
 	n, err := s.DropUserMessages(1, func(u *User) { u.Inactive = true })
 	if err != nil || n != 2 {
 		t.Fatalf("drop user 1: n=%d err=%v, want 2", n, err)
 	}
-	if n := s.OutboxLen(); n != 2 {
-		t.Errorf("OutboxLen = %d, want 2", n)
+	left := outbox(t, s, t0, 0)
+	if len(left) != 2 {
+		t.Errorf("outbox = %+v, want user 2's two messages", left)
 	}
-	for _, m := range outbox(t, s, t0, 0) {
+	for _, m := range left {
 		if m.UserID != 2 {
 			t.Errorf("message of user %d left: %+v", m.UserID, m)
 		}
@@ -309,14 +365,8 @@ func TestDropUserMessages(t *testing.T) {
 
 	// The user comes back: the story was never delivered, so a further
 	// alert on it reaches them again.
-	if _, err := s.UpdateUser(1, func(u *User) { u.Inactive = false; u.Topics = append(u.Topics, "china-ai") }); err != nil {
-		t.Fatal(err)
-	}
-	c := mustAlert(t, s, reprintOf("url:https://b.example/1", "источники", []string{"china-ai"}), t0.Add(time.Minute))
-	if c.StoryID != a.StoryID {
-		t.Fatalf("reprint started story %d", c.StoryID)
-	}
-	if n := fanOut(t, s, c.ID, t0.Add(time.Minute)); n != 1 {
+	c := newsAlert(t, s, a.StoryID, 3, "china-ai")
+	if n := deliverTo(t, s, c, t0.Add(time.Minute), to(1, "china-ai")); n != 1 {
 		t.Errorf("alert after return queued %d, want 1", n)
 	}
 	var mine []OutMsg
@@ -327,193 +377,5 @@ func TestDropUserMessages(t *testing.T) {
 	}
 	if len(mine) != 1 || mine[0].StoryID != a.StoryID || !slices.Equal(mine[0].Topics, []string{"china-ai"}) {
 		t.Errorf("user 1 messages = %+v", mine)
-	}
-}
-
-// DropMessages marks the story as refused for good for that user: the
-// message goes, it does not count as delivered, and a later alert on the
-// story does not queue it again.
-func TestDropMessagesNeverRequeues(t *testing.T) {
-	s, path := openTemp(t)
-	addUser(t, s, 1, StatusApproved, false, "vtb", "china-ai")
-	addUser(t, s, 2, StatusApproved, false, "vtb", "china-ai")
-	a := mustAlert(t, s, newArticle("url:https://a.example/1", "ВТБ рассматривает создание ИИ-центра в Китае", storyText, []string{"vtb"}, true), t0)
-	fanOut(t, s, a.ID, t0)
-	msgs := byUser(t, s)
-
-	n, err := s.DropMessages([]uint64{msgs[1].ID, 999}, t0.Add(time.Minute))
-	if err != nil || n != 1 {
-		t.Fatalf("drop: n=%d err=%v, want 1", n, err)
-	}
-	if n := s.OutboxLen(); n != 1 {
-		t.Errorf("OutboxLen = %d, want 1", n)
-	}
-	if s.Delivered(1, a.StoryID) {
-		t.Error("dropped message counted as delivered")
-	}
-	if n, err := s.DropMessages([]uint64{msgs[1].ID}, t0); err != nil || n != 0 {
-		t.Errorf("drop again: n=%d err=%v, want 0", n, err)
-	}
-
-	// Survives a restart.
-	s.Close()
-	s, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-
-	b := mustAlert(t, s, reprintOf("url:https://b.example/1", "источники", []string{"vtb", "china-ai"}), t0.Add(2*time.Minute))
-	if b.StoryID != a.StoryID {
-		t.Fatalf("reprint started story %d", b.StoryID)
-	}
-	if n := fanOut(t, s, b.ID, t0.Add(2*time.Minute)); n != 0 {
-		t.Errorf("alert on a dropped story queued %d", n)
-	}
-	got := byUser(t, s)
-	if _, ok := got[1]; ok {
-		t.Errorf("dropped story queued again for user 1: %+v", got[1])
-	}
-	if m := got[2]; !slices.Equal(m.Topics, []string{"vtb", "china-ai"}) {
-		t.Errorf("user 2's queued message = %+v", m)
-	}
-	if s.Delivered(1, a.StoryID) || s.Delivered(2, a.StoryID) {
-		t.Error("Delivered true without MarkSent")
-	}
-}
-
-func TestAddUsageAddsUpPerUTCDay(t *testing.T) {
-	s, _ := openTemp(t)
-	day := time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
-	msk := time.FixedZone("MSK", 3*3600)
-	adds := []struct {
-		at  time.Time
-		add Usage
-	}{
-		{day, Usage{Sent: 2, Calls: 1, PromptTokens: 100, CompletionTokens: 20}},
-		{day.Add(5 * time.Hour), Usage{Sent: 3, SendErrors: 1, Fallbacks: 1}},
-		// 01:00 in Moscow on the 15th is still the 14th in UTC.
-		{time.Date(2025, 3, 15, 1, 0, 0, 0, msk), Usage{Sent: 1}},
-		{day.Add(24 * time.Hour), Usage{Sent: 7, Calls: 2}},
-	}
-	for _, a := range adds {
-		if err := s.AddUsage(a.at, a.add); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		at   time.Time
-		want Usage
-	}{
-		{day, Usage{Day: "2025-03-14", Sent: 6, Calls: 1, SendErrors: 1, Fallbacks: 1, PromptTokens: 100, CompletionTokens: 20}},
-		{day.Add(24 * time.Hour), Usage{Day: "2025-03-15", Sent: 7, Calls: 2}},
-		{day.Add(48 * time.Hour), Usage{Day: "2025-03-16"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want.Day, func(t *testing.T) {
-			got, err := s.Usage(tt.at)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("Usage = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-// Every queue and record written by the tests above survives Close and
-// reopening the same file.
-func TestStateSurvivesReopen(t *testing.T) {
-	s, path := openTemp(t)
-	addUser(t, s, 1, StatusApproved, false, "vtb", "china-ai")
-	addUser(t, s, 2, StatusApproved, false, "vtb")
-	addUser(t, s, 3, StatusApproved, false, "vtb")
-	addUser(t, s, 4, StatusPending, false, "vtb")
-	if _, err := s.PutTopic("vtb", "ВТБ", t0); err != nil {
-		t.Fatal(err)
-	}
-	a := mustAlert(t, s, newArticle("url:https://a.example/1", "ВТБ рассматривает создание ИИ-центра в Китае", storyText, []string{"vtb"}, true), t0)
-	fanOut(t, s, a.ID, t0)
-	msgs := byUser(t, s)
-	if err := s.MarkSent([]uint64{msgs[1].ID}, t0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.DropMessages([]uint64{msgs[2].ID}, t0); err != nil {
-		t.Fatal(err)
-	}
-	next := t0.Add(time.Hour)
-	if err := s.Retry([]uint64{msgs[3].ID}, next, "flood"); err != nil {
-		t.Fatal(err)
-	}
-	// A pending alert and a pending enrich record.
-	other := newArticle("url:https://c.example/x", "Сбербанк запустил переводы в Китай",
-		"Сбербанк начал принимать мобильные переводы в Китай по номеру телефона для физических лиц без комиссии до конца года.",
-		[]string{"vtb"}, true)
-	pendingAlert := mustAlert(t, s, other, t0)
-	if err := s.AddUsage(t0, Usage{Sent: 4}); err != nil {
-		t.Fatal(err)
-	}
-	sum := Summary{StoryID: a.StoryID, Lang: "ru", Text: "ВТБ создаёт ИИ-центр в Китае.", KeyPoints: []string{"центр"}, Created: t0}
-	if _, err := s.PutSummary(sum); err != nil {
-		t.Fatal(err)
-	}
-	enrichBefore, _ := s.PendingEnrich(0)
-
-	s.Close()
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-
-	users, err := s.Users()
-	if err != nil || len(users) != 4 || users[3].Status != StatusPending || !slices.Equal(users[0].Topics, []string{"vtb", "china-ai"}) {
-		t.Errorf("users after reopen = %+v, %v", users, err)
-	}
-	if tp, err := s.Topic("vtb"); err != nil || tp.Query != "ВТБ" {
-		t.Errorf("topic after reopen = %+v, %v", tp, err)
-	}
-	left := outbox(t, s, next, 0)
-	if len(left) != 1 || left[0].UserID != 3 || left[0].Attempts != 1 || !left[0].NextTry.Equal(next) || left[0].LastError != "flood" {
-		t.Errorf("outbox after reopen = %+v", left)
-	}
-	if len(outbox(t, s, t0, 0)) != 0 {
-		t.Error("NextTry lost on reopen")
-	}
-	if !s.Delivered(1, a.StoryID) || s.Delivered(2, a.StoryID) || s.Delivered(3, a.StoryID) {
-		t.Error("delivery states lost on reopen")
-	}
-	if pending, _ := s.PendingAlerts(0); len(pending) != 1 || pending[0].ID != pendingAlert.ID {
-		t.Errorf("pending alerts after reopen = %+v", pending)
-	}
-	if got, _ := s.PendingEnrich(0); !slices.Equal(got, enrichBefore) || len(got) != 2 {
-		t.Errorf("pending enrich after reopen = %v, want %v", got, enrichBefore)
-	}
-	if u, _ := s.Usage(t0); u.Sent != 4 {
-		t.Errorf("usage after reopen = %+v", u)
-	}
-	if got, err := s.Summary(a.StoryID, "ru"); err != nil || got.Text != sum.Text || !got.Created.Equal(t0) {
-		t.Errorf("summary after reopen = %+v, %v", got, err)
-	}
-
-	// One message per story per subscriber holds across the restart: sent
-	// (1) and dropped (2) get nothing, queued (3) gains the topic.
-	addTopic := func(u *User) { u.Topics = append(u.Topics, "china-ai") }
-	for _, id := range []int64{2, 3} {
-		if _, err := s.UpdateUser(id, addTopic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b := mustAlert(t, s, reprintOf("url:https://b.example/1", "источники", []string{"vtb", "china-ai"}), t0.Add(time.Minute))
-	if b.StoryID != a.StoryID {
-		t.Fatalf("after reopen the reprint started story %d: story index not rebuilt", b.StoryID)
-	}
-	if n := fanOut(t, s, b.ID, t0.Add(time.Minute)); n != 0 {
-		t.Errorf("queued %d after reopen, want 0", n)
-	}
-	got := byUser(t, s)
-	if len(got) != 1 || !slices.Equal(got[3].Topics, []string{"vtb", "china-ai"}) {
-		t.Errorf("outbox = %+v", got)
 	}
 }

@@ -30,6 +30,32 @@ type Source struct {
 	NextDue     time.Time `json:"next_due,omitzero"`   // backoff after failures
 	HoldUntil   time.Time `json:"hold_until,omitzero"` // the server's Retry-After
 	Items       int       `json:"items"`               // articles stored from it
+
+	// FullText is the admin's choice of page fetching for this source:
+	// FullTextAuto (also ""), FullTextOn or FullTextOff.
+	FullText string `json:"full_text,omitempty"`
+	// MedianText is the median length, in characters, of the text its
+	// items carried at the last fetch that had items; under the teaser
+	// limit the feed counts as teaser-only.
+	MedianText int `json:"median_text,omitempty"`
+	// Broken says how the feed was malformed at the last fetch when dozor
+	// had to recover its items leniently; "" for a well-formed feed.
+	Broken string `json:"broken,omitempty"`
+}
+
+// Page-fetching modes of a source (Source.FullText).
+const (
+	FullTextAuto = "auto" // fetch pages when the feed carries only teasers
+	FullTextOn   = "on"   // fetch every new article's page
+	FullTextOff  = "off"  // never fetch pages; the feed's text is all there is
+)
+
+// FullTextMode is the source's mode, FullTextAuto when unset.
+func (s *Source) FullTextMode() string {
+	if s.FullText == "" {
+		return FullTextAuto
+	}
+	return s.FullText
 }
 
 // DisplayName is the name to show people.
@@ -47,36 +73,50 @@ func (s *Source) DisplayName() string {
 // the items of its first fetch are backlog, not news.
 func (s *Source) NeverFetched() bool { return s.LastSuccess.IsZero() }
 
-// AddSource stores a new source, or updates the name of an existing one with
-// the same URL. It reports whether the source was created.
-func (s *Store) AddSource(url, name string, now time.Time) (Source, bool, error) {
+// NewSource is what an admin says about a source.
+type NewSource struct {
+	URL      string
+	Name     string // "" keeps the stored name
+	FullText string // "" keeps the stored mode (auto for a new source)
+}
+
+// AddSource stores a new source, or updates the name and page-fetching mode
+// of an existing one with the same URL. It reports whether the source was
+// created.
+func (s *Store) AddSource(ns NewSource, now time.Time) (Source, bool, error) {
 	var src Source
 	created := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, urls := tx.Bucket(bucketSources), tx.Bucket(bucketSourceURLs)
-		if id := urls.Get([]byte(url)); id != nil {
+		if id := urls.Get([]byte(ns.URL)); id != nil {
 			if err := getJSON(b, id, &src); err != nil {
 				return err
 			}
-			if name == "" || name == src.Name {
+			changed := false
+			if ns.Name != "" && ns.Name != src.Name {
+				src.Name, changed = ns.Name, true
+			}
+			if ns.FullText != "" && ns.FullText != src.FullTextMode() {
+				src.FullText, changed = ns.FullText, true
+			}
+			if !changed {
 				return nil
 			}
-			src.Name = name
 			return putJSON(b, id, &src)
 		}
 		id, err := b.NextSequence()
 		if err != nil {
 			return err
 		}
-		src = Source{ID: id, URL: url, Name: name, Added: now}
+		src = Source{ID: id, URL: ns.URL, Name: ns.Name, FullText: ns.FullText, Added: now}
 		created = true
-		if err := urls.Put([]byte(url), itob(id)); err != nil {
+		if err := urls.Put([]byte(ns.URL), itob(id)); err != nil {
 			return err
 		}
 		return putJSON(b, itob(id), &src)
 	})
 	if err != nil {
-		return Source{}, false, fmt.Errorf("storage: add source %s: %w", url, err)
+		return Source{}, false, fmt.Errorf("storage: add source %s: %w", ns.URL, err)
 	}
 	return src, created, nil
 }
@@ -130,7 +170,7 @@ func (s *Store) Sources() ([]Source, error) {
 
 // RemoveSource deletes a source. Its articles stay in the archive.
 func (s *Store) RemoveSource(id uint64) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSources)
 		var src Source
 		if err := getJSON(b, itob(id), &src); err != nil {
@@ -150,7 +190,7 @@ func (s *Store) RemoveSource(id uint64) error {
 // UpdateSource applies fn to the stored source in one transaction. Used for
 // fetch results that carry no articles (304s and failures).
 func (s *Store) UpdateSource(id uint64, fn func(*Source)) error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return updateSource(tx, id, fn) })
+	err := s.update(func(tx *bolt.Tx) error { return updateSource(tx, id, fn) })
 	if err != nil {
 		return fmt.Errorf("storage: update source %d: %w", id, err)
 	}

@@ -15,7 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,20 +38,30 @@ var (
 	bucketStories     = []byte("stories")
 	bucketStorySigs   = []byte("story_sigs")
 	bucketTopics      = []byte("topics")
-	bucketAlerts      = []byte("alerts")
 	bucketSummaries   = []byte("summaries")
 	bucketUsage       = []byte("usage")
 	bucketUsers       = []byte("users")
 	bucketSubs        = []byte("subscriptions")
-	bucketOutbox      = []byte("outbox")
 	bucketDelivered   = []byte("delivered")
-	bucketEnrich      = []byte("enrich")
+	// The queues between pipeline stages: each stage takes a batch from its
+	// own queue and, in one transaction, writes its results and hands the
+	// batch on to the next queue.
+	bucketPageQueue   = []byte("page_queue")   // watch → page: lane + article id → host
+	bucketFoldQueue   = []byte("fold_queue")   // watch, page → fold: article id → signature
+	bucketAlerts      = []byte("alerts")       // fold → summarize: alert id → Alert
+	bucketFanoutQueue = []byte("fanout_queue") // summarize → fan out: alert id → Alert
+	bucketOutbox      = []byte("outbox")       // fan out → deliver: message id → OutMsg
+
+	// bucketEnrich is the page queue of versions before the pipeline had
+	// stages; Open moves what it holds into bucketPageQueue.
+	bucketEnrich = []byte("enrich")
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketSources, bucketSourceURLs, bucketArticles, bucketArticleKeys,
 	bucketArticleTime, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
-	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered, bucketEnrich,
+	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered,
+	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue,
 }
 
 // Options tune Open.
@@ -62,8 +72,6 @@ type Options struct {
 	// Command names this process in the owner file, so a second process
 	// that finds the database locked can say who holds it.
 	Command string
-	// DedupWindow is how long a story can absorb reprints.
-	DedupWindow time.Duration
 	// NoSync skips fsync on commit; only for benchmarks.
 	NoSync bool
 }
@@ -74,9 +82,8 @@ type Store struct {
 	path  string
 	owner string
 
-	dedupMu     sync.Mutex
-	dedup       *storyIndex
-	dedupWindow time.Duration
+	commits       atomic.Uint64 // write transactions, for benchmarks and /stats
+	topicsVersion atomic.Uint64 // bumped when topics change, so stages recompile
 }
 
 // Open opens (creating if needed) the database at path with mode 0600 and
@@ -84,9 +91,6 @@ type Store struct {
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 500 * time.Millisecond
-	}
-	if opts.DedupWindow <= 0 {
-		opts.DedupWindow = 72 * time.Hour
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -115,17 +119,13 @@ func Open(path string, opts Options) (*Store, error) {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
 		}
-		return nil
+		return migrateEnrich(tx)
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: init %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, dedupWindow: opts.DedupWindow}
-	if err := s.loadStoryIndex(time.Now()); err != nil {
-		db.Close()
-		return nil, err
-	}
+	s := &Store{db: db, path: path}
 	if opts.Command != "" {
 		s.owner = ownerPath(path)
 		text := fmt.Sprintf("pid %d (%s) since %s", os.Getpid(), opts.Command, time.Now().Format(time.RFC3339))
@@ -134,6 +134,17 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// update runs fn in a write transaction. Every commit goes through here,
+// so Commits can count them: a commit costs an fsync, and the pipeline's
+// budget is a small fraction of one per article.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.commits.Add(1)
+	return s.db.Update(fn)
+}
+
+// Commits is the number of write transactions since Open.
+func (s *Store) Commits() uint64 { return s.commits.Load() }
 
 func ownerPath(dbPath string) string { return dbPath + ".owner" }
 
@@ -228,7 +239,7 @@ func (s *Store) GetMeta(key string) ([]byte, error) {
 
 // SetMeta writes a small value to the meta bucket.
 func (s *Store) SetMeta(key string, value []byte) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte(key), value)
 	})
 	if err != nil {

@@ -39,7 +39,7 @@ func (s *Store) Summary(storyID uint64, lang string) (Summary, error) {
 // PutSummary stores a summary unless one exists already, and returns the
 // stored one: the first summary of a story wins.
 func (s *Store) PutSummary(sum Summary) (Summary, error) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSummaries)
 		k := summaryKey(sum.StoryID, sum.Lang)
 		var old Summary
@@ -68,24 +68,28 @@ type Usage struct {
 
 // AddUsage adds to the day's counters.
 func (s *Store) AddUsage(day time.Time, add Usage) error {
-	key := []byte(day.UTC().Format("2006-01-02"))
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUsage)
-		var u Usage
-		_ = getJSON(b, key, &u)
-		u.Day = string(key)
-		u.Calls += add.Calls
-		u.Sent += add.Sent
-		u.SendErrors += add.SendErrors
-		u.Fallbacks += add.Fallbacks
-		u.PromptTokens += add.PromptTokens
-		u.CompletionTokens += add.CompletionTokens
-		return putJSON(b, key, &u)
-	})
-	if err != nil {
+	if err := s.update(func(tx *bolt.Tx) error { return addUsage(tx, day, add) }); err != nil {
 		return fmt.Errorf("storage: add usage: %w", err)
 	}
 	return nil
+}
+
+func addUsage(tx *bolt.Tx, day time.Time, add Usage) error {
+	if add == (Usage{}) {
+		return nil
+	}
+	key := []byte(day.UTC().Format("2006-01-02"))
+	b := tx.Bucket(bucketUsage)
+	var u Usage
+	_ = getJSON(b, key, &u)
+	u.Day = string(key)
+	u.Calls += add.Calls
+	u.Sent += add.Sent
+	u.SendErrors += add.SendErrors
+	u.Fallbacks += add.Fallbacks
+	u.PromptTokens += add.PromptTokens
+	u.CompletionTokens += add.CompletionTokens
+	return putJSON(b, key, &u)
 }
 
 // Usage returns the counters of one day (UTC); zero if none.

@@ -18,8 +18,8 @@ type Topic struct {
 
 // PutTopic adds or replaces a topic and reports whether it was new.
 func (s *Store) PutTopic(name, query string, now time.Time) (bool, error) {
-	created := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	created, changed := false, false
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTopics)
 		t := Topic{Name: name, Query: query, Created: now, Updated: now}
 		var old Topic
@@ -31,13 +31,21 @@ func (s *Store) PutTopic(name, query string, now time.Time) (bool, error) {
 		} else {
 			created = true
 		}
+		changed = true
 		return putJSON(b, []byte(name), &t)
 	})
 	if err != nil {
 		return false, fmt.Errorf("storage: put topic %s: %w", name, err)
 	}
+	if changed {
+		s.topicsVersion.Add(1)
+	}
 	return created, nil
 }
+
+// TopicsVersion changes whenever a topic is added, changed or removed in
+// this process, so stages recompile their topics only then.
+func (s *Store) TopicsVersion() uint64 { return s.topicsVersion.Load() }
 
 // Topic returns one topic by name.
 func (s *Store) Topic(name string) (Topic, error) {

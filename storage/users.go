@@ -68,7 +68,7 @@ func (s *Store) User(id int64) (User, error) {
 // and whether it was created.
 func (s *Store) CreateUser(u User) (User, bool, error) {
 	created := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		var old User
 		if err := getJSON(b, userKey(u.ID), &old); err == nil {
@@ -87,7 +87,7 @@ func (s *Store) CreateUser(u User) (User, bool, error) {
 // UpdateUser applies fn to a stored user and returns the result.
 func (s *Store) UpdateUser(id int64, fn func(*User)) (User, error) {
 	var u User
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if err := getJSON(b, userKey(id), &u); err != nil {
 			return err
@@ -138,7 +138,7 @@ func (s *Store) SubscriberCounts() (map[string]int, error) {
 // DeleteTopic removes a topic and every subscription to it; ErrNotFound if
 // there is none.
 func (s *Store) DeleteTopic(name string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bucketTopics)
 		if tb.Get([]byte(name)) == nil {
 			return ErrNotFound
@@ -168,5 +168,6 @@ func (s *Store) DeleteTopic(name string) error {
 	if err != nil {
 		return fmt.Errorf("storage: delete topic %s: %w", name, err)
 	}
+	s.topicsVersion.Add(1)
 	return nil
 }

@@ -115,7 +115,7 @@ func TestSubscriberCountsOnlyApprovedActive(t *testing.T) {
 }
 
 func TestDeleteTopicRemovesSubscriptions(t *testing.T) {
-	s, path := openTemp(t)
+	s, _ := openTemp(t)
 	for _, name := range []string{"vtb", "sber"} {
 		if _, err := s.PutTopic(name, name, t0); err != nil {
 			t.Fatal(err)
@@ -137,12 +137,7 @@ func TestDeleteTopicRemovesSubscriptions(t *testing.T) {
 	}
 	want := map[int64][]string{1: {"sber"}, 2: nil, 3: {"sber"}, 4: {"sber"}}
 
-	s.Close()
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s)
 	users, _ := s.Users()
 	if len(users) != len(want) {
 		t.Fatalf("users = %+v", users)

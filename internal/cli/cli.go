@@ -8,12 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"dozor/internal/config"
 	"dozor/internal/fetch"
-	"dozor/jobs"
+	"dozor/internal/logging"
 	"dozor/storage"
 )
 
@@ -52,7 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load("")
 	if err != nil {
-		fmt.Fprintln(stderr, "dozor:", err)
+		// No secrets are known yet; token-shaped text is still scrubbed.
+		fmt.Fprintln(stderr, "dozor:", logging.NewScrubber().String(err.Error()))
 		return 2
 	}
 	log := newLogger(cfg, stderr)
@@ -72,7 +72,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = a.export()
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "dozor:", err)
+		// Errors may carry a request URL with the bot token in it (bot.New,
+		// a rejected token): scrub them as the log is scrubbed.
+		fmt.Fprintln(stderr, "dozor:", logging.NewScrubber(secrets(cfg)...).String(err.Error()))
 		return 1
 	}
 	return 0
@@ -101,67 +103,14 @@ func (a *app) fetcher() *fetch.Fetcher {
 	})
 }
 
-func (a *app) watcher(st *storage.Store, f jobs.Fetcher) *jobs.Watcher {
-	return &jobs.Watcher{Store: st, Fetcher: f, Backlog: a.cfg.AlertBacklog, Workers: a.cfg.FetchWorkers * 2, Log: a.log}
-}
-
-// newLogger writes slog to stderr and scrubs secrets from every value, so a
+// newLogger writes slog to w and scrubs secrets from every value, so a
 // token that slips into an error message (a URL with the bot token in it)
 // never reaches a log.
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	secrets := []string{}
-	for _, s := range []string{cfg.TelegramToken, cfg.OpenAIKey, cfg.WebhookSecret} {
-		if len(s) >= 6 {
-			secrets = append(secrets, s)
-		}
-	}
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel, ReplaceAttr: func(_ []string, at slog.Attr) slog.Attr {
-		if len(secrets) == 0 {
-			return at
-		}
-		switch at.Value.Kind() {
-		case slog.KindString:
-			at.Value = slog.StringValue(redact(at.Value.String(), secrets))
-		case slog.KindAny:
-			if err, ok := at.Value.Any().(error); ok {
-				at.Value = slog.StringValue(redact(err.Error(), secrets))
-			} else if s, ok := at.Value.Any().(fmt.Stringer); ok {
-				at.Value = slog.StringValue(redact(s.String(), secrets))
-			}
-		}
-		return at
-	}}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	}
-	return slog.New(redactMsg{h, secrets})
+	return logging.New(w, cfg.LogFormat, cfg.LogLevel, secrets(cfg)...)
 }
 
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		s = strings.ReplaceAll(s, sec, "[REDACTED]")
-	}
-	return s
-}
-
-// redactMsg scrubs the message itself, which ReplaceAttr does not see.
-type redactMsg struct {
-	slog.Handler
-	secrets []string
-}
-
-func (h redactMsg) Handle(ctx context.Context, r slog.Record) error {
-	if len(h.secrets) > 0 {
-		r.Message = redact(r.Message, h.secrets)
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h redactMsg) WithAttrs(as []slog.Attr) slog.Handler {
-	return redactMsg{h.Handler.WithAttrs(as), h.secrets}
-}
-
-func (h redactMsg) WithGroup(name string) slog.Handler {
-	return redactMsg{h.Handler.WithGroup(name), h.secrets}
+// secrets are the configured values that must never be printed.
+func secrets(cfg *config.Config) []string {
+	return []string{cfg.TelegramToken, cfg.OpenAIKey, cfg.WebhookSecret}
 }

@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,6 +149,7 @@ func TestPollPrintsMatchesFailuresAndCount(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("poll: %d %s", code, stderr)
 	}
+	t.Log(out)
 	for _, want := range []string{"[vtb] ВТБ рассматривает создание ИИ-центра в Китае", "https://news.example/vtb", "Лента",
 		"FAILED " + srv.URL + "/gone", "404", "1 new articles", "1 matches"} {
 		if !strings.Contains(out, want) {
@@ -168,5 +172,66 @@ func TestLockedDatabaseFailsFastNamingTheHolder(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("took %v", d)
+	}
+}
+
+const (
+	testToken = "424242:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+	testKey   = "sk-test-0123456789abcdef"
+)
+
+// leaked returns the forms of the test secrets found in out.
+func leaked(out string) []string {
+	var found []string
+	for _, f := range []string{testToken, url.QueryEscape(testToken), "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", testKey} {
+		if strings.Contains(out, f) {
+			found = append(found, f)
+		}
+	}
+	return found
+}
+
+func TestLoggerScrubsSecrets(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			cfg := &config.Config{TelegramToken: testToken, OpenAIKey: testKey, LogFormat: format, LogLevel: slog.LevelInfo}
+			log := newLogger(cfg, &buf)
+			log.Debug("hidden " + testToken)
+			log.Warn("getMe failed", "err", &url.Error{Op: "Post", URL: "https://api.telegram.org/bot" + testToken + "/getMe", Err: errors.New("refused")})
+			log.Info("model", "q", "key="+url.QueryEscape(testKey), "k", testKey)
+			out := buf.String()
+			if f := leaked(out); len(f) > 0 {
+				t.Errorf("log has %q:\n%s", f, out)
+			}
+			if strings.Contains(out, "hidden") || !strings.Contains(out, "getMe failed") || strings.Count(out, "[REDACTED]") != 3 {
+				t.Errorf("log:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestPrintedErrorsAreScrubbed(t *testing.T) {
+	env(t, "TELEGRAM_BOT_TOKEN", testToken, "OPENAI_API_KEY", testKey)
+	// A database path under a regular file: the error names the path.
+	os.WriteFile("blocker", nil, 0o600)
+	t.Setenv("DOZOR_DB", filepath.Join("blocker", testToken, testKey, "dozor.db"))
+	code, _, stderr := dozor(t, "export")
+	if code != 1 || !strings.Contains(stderr, "blocker/[REDACTED]/[REDACTED]") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	if f := leaked(stderr); len(f) > 0 {
+		t.Errorf("stderr has %q: %s", f, stderr)
+	}
+
+	// A configuration error comes before the secrets are known; a
+	// token-shaped value is scrubbed all the same.
+	t.Setenv("WATCH_SCHEDULE", testToken)
+	code, _, stderr = dozor(t, "poll")
+	if code != 2 || !strings.Contains(stderr, "WATCH_SCHEDULE") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	if f := leaked(stderr); len(f) > 0 {
+		t.Errorf("stderr has %q: %s", f, stderr)
 	}
 }

@@ -8,12 +8,22 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"dozor/jobs"
 	"dozor/storage"
 )
 
-// poll runs one watcher pass, then fetches full texts and summarises what
-// matched, and prints it all.
+// pollGrace is how long poll waits past SUMMARY_DEADLINE for the
+// fallbacks the deadline calls for to be written.
+const pollGrace = 5 * time.Second
+
+// poll runs one watch pass and prints what matched on the feeds' text at
+// once. It then runs the other stages (all but delivery) until every page,
+// story and summary an alert waits for is done, at most SUMMARY_DEADLINE,
+// and prints the summaries and what matched on the full text. It never
+// waits for the pages of articles that matched nothing: those stay queued
+// for dozor run.
 func (a *app) poll(ctx context.Context) error {
 	sum, err := a.summarizer()
 	if err != nil {
@@ -24,72 +34,132 @@ func (a *app) poll(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	f := a.fetcher()
-	rep, perr := a.watcher(st, f).Pass(ctx, jobs.PassOptions{Force: true})
+	p := a.pipeline(st, a.fetcher(), sum, nil)
+	start := time.Now()
+	rep, perr := p.Watcher.Pass(ctx, jobs.PassOptions{Force: true})
 	if rep == nil {
 		return perr
 	}
-	done, err := a.processor(st, f, sum).Run(ctx)
-	printReport(a.stdout, st, a.cfg.SummaryLanguage, rep, done)
-	return errors.Join(perr, err)
-}
-
-func printReport(out io.Writer, st *storage.Store, lang string, rep *jobs.Report, done []jobs.Processed) {
 	printed := map[uint64]bool{}
 	for _, m := range rep.Matches {
-		note := ""
-		switch {
-		case m.Alert == nil && !m.NewStory:
-			note = "reprint of a story already alerted"
-		case m.Alert == nil:
-			note = "backlog: stored, no alert"
-		}
-		printMatch(out, st, lang, m.Article, m.Topics, note, m.Alert != nil)
+		printArticle(a.stdout, m.Article, m.Topics)
 		printed[m.Article.ID] = true
 	}
-	// Articles that matched only once their full text was fetched.
-	for _, p := range done {
-		if !printed[p.Article.ID] {
-			printMatch(out, st, lang, p.Article, p.Alert.Topics, "matched on the full text", true)
-			printed[p.Article.ID] = true
+	for _, f := range rep.Failures {
+		fmt.Fprintf(a.stdout, "FAILED %s: %v\n", f.Source.URL, f.Err)
+	}
+
+	waited, werr := a.drain(ctx, st, p)
+	fmt.Fprintln(a.stdout)
+	summarised := 0
+	for _, m := range rep.Matches {
+		if printSummary(a.stdout, st, a.cfg.SummaryLanguage, m.Article.ID, "") {
+			summarised++
 		}
 	}
-	for _, f := range rep.Failures {
-		fmt.Fprintf(out, "FAILED %s: %v\n", f.Source.URL, f.Err)
+	late := 0
+	err = st.ArticlesSince(start, func(art *storage.Article) bool {
+		if len(art.Topics) > 0 && !printed[art.ID] && !art.Matched.IsZero() {
+			late++
+			printArticle(a.stdout, *art, art.Topics)
+			if printSummary(a.stdout, st, a.cfg.SummaryLanguage, art.ID, "matched on the full text") {
+				summarised++
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
-	queued := 0
-	for _, p := range done {
-		queued += p.Queued
-	}
-	fmt.Fprintf(out, "poll: %d sources fetched (%d not modified, %d failed, %d not due), %d new articles, %d new stories, %d matches, %d summarised, %d alerts queued for subscribers in %s\n",
-		rep.Sources, rep.NotModified, len(rep.Failures), rep.Skipped, rep.NewArticles, rep.NewStories, len(printed),
-		len(done), queued, rep.Elapsed.Round(time.Millisecond))
+	c, cerr := st.Count()
+	fmt.Fprintf(a.stdout, "poll: %d sources fetched (%d not modified, %d failed, %d not due), %d new articles, %d matches (%d on the full text), %d summarised, %d stories started, in %s; %d pages remain queued for dozor run\n",
+		rep.Sources, rep.NotModified, len(rep.Failures), rep.Skipped, rep.NewArticles,
+		len(rep.Matches)+late, late, summarised, p.Folder.StoriesStarted(),
+		(rep.Elapsed + waited).Round(time.Millisecond), c.PagesUrgent+c.PagesBulk)
+	return errors.Join(perr, werr, cerr)
 }
 
-func printMatch(out io.Writer, st *storage.Store, lang string, a storage.Article, topics []string, note string, alerted bool) {
+// drain runs the stages until nothing an alert waits for is queued, or
+// SUMMARY_DEADLINE (and a grace for the fallbacks) has passed.
+func (a *app) drain(ctx context.Context, st *storage.Store, p *jobs.Pipeline) (time.Duration, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.SummaryDeadline+pollGrace)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Run(gctx) })
+	g.Go(func() error {
+		defer cancel()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for st.UrgentWork() {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	return time.Since(start), err
+}
+
+func printArticle(out io.Writer, a storage.Article, topics []string) {
 	when := ""
 	if !a.Published.IsZero() {
 		when = " · " + a.Published.Local().Format("2006-01-02 15:04")
 	}
 	fmt.Fprintf(out, "[%s] %s\n    %s%s\n    %s\n", strings.Join(topics, ", "), oneLine(a.Title), a.Source, when, a.URL)
-	if note != "" {
-		fmt.Fprintf(out, "    (%s)\n", note)
-	}
-	if !alerted {
-		return
-	}
-	s, err := st.Summary(a.StoryID, lang)
+}
+
+// printSummary prints what became of a matched article, and reports
+// whether it printed a summary.
+func printSummary(out io.Writer, st *storage.Store, lang string, id uint64, note string) bool {
+	a, err := st.Article(id)
 	if err != nil {
-		return
+		return false
+	}
+	var s storage.Summary
+	var story storage.Story
+	if a.StoryID != 0 {
+		story, _ = st.Story(a.StoryID)
+		s, err = st.Summary(a.StoryID, lang)
+	}
+	switch {
+	case a.Backlog:
+		note = join(note, "backlog: stored, no alert")
+	case a.StoryID == 0:
+		note = join(note, "its page is still queued")
+	case len(story.Articles) > 0 && story.Articles[0] != a.ID:
+		note = join(note, "reprint of a story already reported")
+	}
+	if note != "" && (a.Backlog || a.StoryID == 0 || err != nil) {
+		fmt.Fprintf(out, "(%s) %s\n", note, oneLine(a.Title))
+		return false
+	}
+	if err != nil {
+		return false
 	}
 	label := "summary"
 	if s.Extractive {
 		label = "summary (extractive fallback)"
 	}
-	fmt.Fprintf(out, "    %s: %s\n", label, oneLine(s.Text))
+	head := oneLine(a.Title)
+	if note != "" {
+		head += " (" + note + ")"
+	}
+	fmt.Fprintf(out, "%s\n    %s: %s\n", head, label, oneLine(s.Text))
 	for _, k := range s.KeyPoints {
 		fmt.Fprintf(out, "      • %s\n", oneLine(k))
 	}
+	return true
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -9,6 +9,7 @@ import (
 
 	"dozor/internal/fetch"
 	"dozor/internal/watchlist"
+	"dozor/storage"
 )
 
 // importFile adds or updates sources and topics; it never duplicates.
@@ -44,7 +45,7 @@ func (a *app) importFile(ctx context.Context, path string) error {
 	now := time.Now()
 	var addedS, addedT, updatedT int
 	for _, s := range wl.Sources {
-		_, created, err := st.AddSource(s.URL, s.Name, now)
+		_, created, err := st.AddSource(storage.NewSource{URL: s.URL, Name: s.Name, FullText: s.FullText}, now)
 		if err != nil {
 			return err
 		}
@@ -87,7 +88,7 @@ func (a *app) export() error {
 	}
 	wl := &watchlist.File{Sources: []watchlist.Source{}, Topics: []watchlist.Topic{}}
 	for _, s := range srcs {
-		wl.Sources = append(wl.Sources, watchlist.Source{URL: s.URL, Name: s.Name})
+		wl.Sources = append(wl.Sources, watchlist.Source{URL: s.URL, Name: s.Name, FullText: s.FullText})
 	}
 	for _, t := range topics {
 		wl.Topics = append(wl.Topics, watchlist.Topic{Name: t.Name, Query: t.Query})

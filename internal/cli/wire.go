@@ -34,11 +34,12 @@ func (a *app) summarizer() (*summary.Summarizer, error) {
 	return s, nil
 }
 
-func (a *app) processor(st *storage.Store, f *fetch.Fetcher, s jobs.Summarizer) *jobs.Processor {
-	return &jobs.Processor{
-		Store: st, Fetcher: f, Summarizer: s, Lang: a.cfg.SummaryLanguage,
-		Deadline: a.cfg.SummaryDeadline, FullText: a.cfg.FetchFullText,
-		// Page fetches are bounded by the fetcher; summaries by LLM_CONCURRENCY.
-		Workers: max(a.cfg.FetchWorkers, a.cfg.LLMConcurrency), Log: a.log,
-	}
+// pipeline wires the stages; tg nil leaves delivery out (dozor poll).
+func (a *app) pipeline(st *storage.Store, f *fetch.Fetcher, s jobs.Summarizer, tg jobs.Telegram) *jobs.Pipeline {
+	return jobs.New(jobs.Config{
+		Store: st, Fetcher: f, Summarizer: s, Telegram: tg,
+		Backlog: a.cfg.AlertBacklog, FullText: a.cfg.FetchFullText, FetchWorkers: a.cfg.FetchWorkers,
+		SummaryLang: a.cfg.SummaryLanguage, Deadline: a.cfg.SummaryDeadline, SummaryWorker: a.cfg.LLMConcurrency,
+		Log: a.log,
+	})
 }

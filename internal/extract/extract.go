@@ -111,12 +111,14 @@ func run(page, pageURL string, extract extractor) (res Result, err error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("extract: parse html: %w", err)
 	}
+	separateBlocks(doc)
 	out, err := extract(doc, options(pageURL))
 	if err != nil {
 		return Result{}, fmt.Errorf("%w (%v)", ErrNoText, err)
 	}
 
 	title := cleanLine(out.Metadata.Title)
+	unflatten(out.ContentNode, doc)
 	text, truncated := capRunes(renderText(out.ContentNode), MaxTextRunes)
 	// On an empty page trafilatura's last resort is all the document's
 	// text, which may be nothing but the <title>.
@@ -191,12 +193,14 @@ func cleanLine(s string) string {
 // baseline rescue can return other HTML, so the set is generous.
 var blockTags = map[string]bool{
 	"address": true, "article": true, "aside": true, "blockquote": true,
-	"body": true, "dd": true, "details": true, "div": true, "dl": true,
-	"dt": true, "figcaption": true, "figure": true, "footer": true,
-	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
-	"header": true, "hr": true, "li": true, "main": true, "ol": true,
-	"p": true, "pre": true, "section": true, "summary": true, "table": true,
-	"tr": true, "ul": true,
+	"body": true, "caption": true, "dd": true, "details": true, "dialog": true,
+	"div": true, "dl": true, "dt": true, "fieldset": true, "figcaption": true,
+	"figure": true, "footer": true, "form": true, "h1": true, "h2": true,
+	"h3": true, "h4": true, "h5": true, "h6": true, "header": true,
+	"hgroup": true, "hr": true, "legend": true, "li": true, "main": true,
+	"menu": true, "nav": true, "ol": true, "p": true, "pre": true,
+	"section": true, "summary": true, "table": true, "tbody": true,
+	"tfoot": true, "thead": true, "tr": true, "ul": true,
 }
 
 // renderText turns the extracted tree into plain text: block elements become

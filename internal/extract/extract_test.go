@@ -346,6 +346,7 @@ func TestRenderText(t *testing.T) {
 		{"NFC", "<p>e\u0301</p>", "\u00e9"},
 		{"promotions dropped", "<p>Real text.</p><p>Подписывайтесь на наш канал в Telegram</p><p>Подписаться</p>", "Real text."},
 		{"empty", "<div> <p> </p></div>", ""},
+		{"minified blocks", "<h1>Head</h1><time>2026-12-01</time><p>Body</p><nav>Menu</nav><form>Form</form>", "Head\n\n2026-12-01\n\nBody\n\nMenu\n\nForm"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,5 +421,140 @@ func BenchmarkText(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The article of a minified page: no whitespace between any tags, as the
+// report that had «…добычу в Арктике2026-12-01T18:26:54ZКомпания увеличила…»
+// reach the summary prompt.
+const (
+	minifiedHead = "Газпром нарастил добычу в Арктике"
+	minifiedTime = "2026-12-01T18:26:54Z"
+	minifiedP1   = "Компания увеличила добычу газа на арктических месторождениях на 12 процентов по сравнению с прошлым годом, сообщила пресс-служба «Газпром нефти»."
+	minifiedP2   = "Рост обеспечен вводом новых скважин на Ямале и модернизацией инфраструктуры."
+	minifiedP3   = "В следующем году компания планирует запустить ещё два месторождения на шельфе Карского моря и увеличить добычу ещё на 8 процентов."
+)
+
+func minifiedPage(body string) string {
+	return `<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8"><title>` + minifiedHead + `</title></head><body>` +
+		`<header><nav><a href="/">Главная</a><a href="/news">Новости</a></nav></header>` + body +
+		`<footer>© 2026 Пример</footer></body></html>`
+}
+
+// TestTextMinifiedPage checks that block elements stay separate paragraphs
+// with nothing between their tags, on both of trafilatura's paths: the main
+// extraction (enough text) and its rescue (too little), which flattens
+// whole elements; and that inline elements stay glued as in a browser.
+func TestTextMinifiedPage(t *testing.T) {
+	tests := []struct {
+		name, page string
+		want       []string
+	}{
+		{"short article, rescue path", minifiedPage(`<article><h1>` + minifiedHead + `</h1><time datetime="` + minifiedTime + `">` + minifiedTime + `</time><p>` + minifiedP1 + `</p></article>`),
+			[]string{minifiedHead, minifiedTime, minifiedP1}},
+		{"short page without article", minifiedPage(`<div><h1>` + minifiedHead + `</h1><time>` + minifiedTime + `</time><p>` + minifiedP2 + `</p></div>`),
+			[]string{minifiedHead, minifiedTime, minifiedP2}},
+		{"long article, main path", minifiedPage(`<article><h1>` + minifiedHead + `</h1><time>` + minifiedTime + `</time><p>` + minifiedP1 + `</p><p>` + minifiedP2 + `</p><p>` + minifiedP3 + `</p></article>`),
+			[]string{minifiedP1, minifiedP2, minifiedP3}},
+		{"divs and spans", minifiedPage(`<div><h2>` + minifiedHead + `</h2><span>` + minifiedTime + `</span><div>` + minifiedP1 + `</div><div>` + minifiedP2 + `<br>` + minifiedP3 + `</div></div>`),
+			[]string{minifiedHead, minifiedTime, minifiedP1, minifiedP2 + "\n" + minifiedP3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Text(tt.page, "https://news.example.ru/2026/12/01/arctic")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := paragraphs(res.Text)
+			// Each wanted paragraph must be there whole, in order; the
+			// main path may leave the heading and date out.
+			i := 0
+			for _, p := range got {
+				if i < len(tt.want) && p == tt.want[i] {
+					i++
+				}
+			}
+			if i != len(tt.want) {
+				t.Errorf("paragraphs %q, want %q among them in order", got, tt.want)
+			}
+			for _, glued := range []string{"Арктике2026", "54ZКомпания", "пресс-служба«", "инфраструктуры.В"} {
+				if strings.Contains(res.Text, glued) {
+					t.Errorf("text glues blocks together (%q): %q", glued, res.Text)
+				}
+			}
+		})
+	}
+}
+
+// TestSeparateBlocks checks where line breaks go: between blocks and what
+// touches them, never between inline elements.
+func TestSeparateBlocks(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"<h1>a</h1><time>b</time><p>c</p>", "a|b|c"},
+		{"<b>a</b><i>b</i>c", "abc"},
+		{"a<br>b", "a|b"},
+		{"<span>a<div>b</div></span>c", "a|b|c"},
+		{"<p>a</p> <p>b</p>", "a b"},
+		{"<table><tr><td>a</td><td>b</td></tr></table>", "a|b"},
+		{"<ul><li>a</li><!-- x --><li>b</li></ul>", "a|b"},
+	}
+	for _, tt := range tests {
+		doc, err := html.Parse(strings.NewReader("<html><body>" + tt.in + "</body></html>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		separateBlocks(doc)
+		var b strings.Builder
+		var walk func(*html.Node)
+		walk = func(n *html.Node) {
+			if n.Type == html.TextNode {
+				b.WriteString(n.Data)
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		// Runs of whitespace are one space to a reader, as to a browser.
+		got := strings.Join(strings.FieldsFunc(b.String(), func(r rune) bool { return r == '\n' }), "|")
+		if got != tt.want {
+			t.Errorf("%s: text %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestUnflatten checks the repair of trafilatura's flattened rescue on its
+// own, and that structured output and paragraphs from elsewhere are kept.
+func TestUnflatten(t *testing.T) {
+	page := "<html><body><aside>Ad</aside><article><h1>Head</h1><p>One.</p><script>x()</script><p>Two.</p></article></body></html>"
+	content := func(paras ...string) *html.Node {
+		body := &html.Node{Type: html.ElementNode, Data: "body"}
+		for _, p := range paras {
+			el := &html.Node{Type: html.ElementNode, Data: "p"}
+			el.AppendChild(&html.Node{Type: html.TextNode, Data: p})
+			body.AppendChild(el)
+		}
+		return body
+	}
+	tests := []struct {
+		name    string
+		content *html.Node
+		want    string
+	}{
+		{"flattened article", content("Head One. Two."), "Head\n\nOne.\n\nTwo."},
+		{"flattened article after a paragraph it repeats", content("One.", "Head One. Two."), "Head\n\nOne.\n\nTwo."},
+		{"text from elsewhere", content("Head One. Two. Three."), "Head One. Two. Three."},
+		{"ordinary paragraphs", content("One.", "Two."), "One.\n\nTwo."},
+	}
+	for _, tt := range tests {
+		doc, err := html.Parse(strings.NewReader(page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		separateBlocks(doc)
+		unflatten(tt.content, doc)
+		if got := renderText(tt.content); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

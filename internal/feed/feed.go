@@ -1,10 +1,12 @@
 // Package feed turns the body of an RSS, Atom or JSON feed into plain items:
 // absolute links, plain-text titles and bodies, one publication time. It is
-// a pure function over bytes; fetching and charset decoding happen elsewhere.
+// a pure function over bytes: fetching happens elsewhere, and Decode adds
+// the charset decoding (internal/fetch) that Parse expects done.
 package feed
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +15,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/mmcdole/gofeed"
+	jsonfeed "github.com/mmcdole/gofeed/json"
+
+	"dozor/internal/fetch"
 )
 
 // Limits that keep a hostile or broken feed from costing unbounded memory
@@ -49,6 +54,13 @@ type Feed struct {
 	Title string
 	Link  string // the site's address, absolute, or ""
 	Items []Item
+	// Broken is empty for a feed read as it is, and otherwise says for an
+	// admin what was wrong with the XML and how many items could still be
+	// read from it: a cut-off or otherwise malformed feed still yields its
+	// items, but may be missing some until the site fixes it. Bare
+	// ampersands and HTML entities, which every reader accepts, do not
+	// count as broken.
+	Broken string
 }
 
 // Errors a caller may want to tell apart: ErrNotAFeed means the address
@@ -73,6 +85,22 @@ const (
 	errUnknown = notFeedError("not a recognisable RSS, Atom or JSON feed")
 )
 
+// Decode is the whole step from a fetched body to a feed: it decodes the
+// charset (fetch.DecodeFeed weighs contentType's and the prolog's labels
+// against the bytes) and parses the result with Parse. It is the path the
+// corpus tests take, so that the watcher calling it runs what was tested.
+func Decode(body []byte, contentType, baseURL string) (*Feed, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, errEmpty
+	}
+	text, _, err := fetch.DecodeFeed(body, contentType)
+	if err != nil {
+		// DecodeFeed fails only on a body with no text in it.
+		return nil, notFeedError("the address returned no readable text, not a feed (" + err.Error() + ")")
+	}
+	return Parse(text, baseURL)
+}
+
 // Parse parses an RSS 0.9x/1.0/2.0, Atom or JSON feed. body must already be
 // UTF-8: an encoding named in the XML declaration is ignored, and invalid
 // bytes become U+FFFD rather than failing the whole feed. baseURL is the
@@ -81,7 +109,10 @@ const (
 //
 // Items with no link, no GUID and no title are skipped: nothing could
 // identify them. At most MaxItems items are kept, and MaxTextBytes of text
-// per item. Every error matches ErrNotAFeed or ErrMalformed.
+// per item. XML the parser rejects (a feed cut off midway, a stray "<",
+// junk before the root element) is read a second time leniently; if that
+// recovers items, they are returned with Feed.Broken saying what was wrong.
+// Every error matches ErrNotAFeed or ErrMalformed.
 func Parse(body []byte, baseURL string) (*Feed, error) {
 	return parse(body, baseURL, time.Now())
 }
@@ -91,7 +122,24 @@ func parse(body []byte, baseURL string, now time.Time) (*Feed, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errEmpty
 	}
-	gf, err := runGofeed(body)
+	gf, jf, err := runGofeed(body)
+	var problem error // what repair had to fix, if it had to
+	if err != nil && mayBeXML(body) {
+		// A second, lenient reading, as feedparser's loose mode: a feed
+		// cut off or broken midway still has its first items.
+		if fixed, perr := repair(body); fixed != nil {
+			if gf2, _, err2 := runGofeed(fixed); err2 == nil && len(gf2.Items) > 0 {
+				// The parser's error names the first thing it choked
+				// on, with its line; for a feed behind junk it says only
+				// that it found none, and repair says more.
+				problem = err
+				if errors.Is(err, gofeed.ErrFeedTypeNotDetected) && perr != nil {
+					problem = perr
+				}
+				gf, body, err = gf2, fixed, nil
+			}
+		}
+	}
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 			return nil, sniff(body)
@@ -103,12 +151,40 @@ func parse(body []byte, baseURL string, now time.Time) (*Feed, error) {
 		// {"error":"not found"} must not read as an empty feed.
 		return nil, errUnknown
 	}
+	var tf *textFields
+	switch gf.FeedType {
+	case "atom":
+		tf = scanAtom(body)
+	case "json":
+		tf = jf
+	}
+	f := convert(gf, tf, baseURL, now)
+	if problem != nil {
+		if len(f.Items) == 0 {
+			// Nothing could be read after all: the feed is broken, not
+			// merely damaged.
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, problem)
+		}
+		f.Broken = brokenNote(problem, len(f.Items))
+	}
+	return f, nil
+}
 
+// convert turns gofeed's feed into dozor's, reading text fields the way
+// their format declares them where gofeed lost that.
+func convert(gf *gofeed.Feed, tf *textFields, baseURL string, now time.Time) *Feed {
+	if tf != nil && len(tf.entries) != len(gf.Items) {
+		tf = nil // the two parsers disagree: trust neither's declarations
+	}
 	base, _ := url.Parse(strings.TrimSpace(baseURL))
 	if base != nil && !isWeb(base) {
 		base = nil
 	}
-	f := &Feed{Title: toText(gf.Title, maxTitle, true)}
+	title := field{gf.Title, guessHTML}
+	if tf != nil && tf.title != nil {
+		title = *tf.title
+	}
+	f := &Feed{Title: kindToText(title.s, title.kind, maxTitle, true)}
 	if site := resolve(base, gf.Link); site != "" {
 		f.Link = site
 		base, _ = url.Parse(site)
@@ -116,41 +192,94 @@ func parse(body []byte, baseURL string, now time.Time) (*Feed, error) {
 
 	n := min(len(gf.Items), MaxItems)
 	f.Items = make([]Item, 0, n)
-	for _, gi := range gf.Items {
+	for i, gi := range gf.Items {
 		if len(f.Items) == MaxItems {
 			break
 		}
 		if gi == nil {
 			continue
 		}
-		it := convertItem(gi, base, now)
+		var ef entryFields
+		if tf != nil {
+			ef = tf.entries[i]
+		}
+		it := convertItem(gi, ef, base, now)
 		if it.URL == "" && it.GUID == "" && it.Title == "" {
 			continue
 		}
 		f.Items = append(f.Items, it)
 	}
-	return f, nil
+	return f
 }
 
 // runGofeed calls the parser, turning a panic on hostile input into an
-// error: one broken source must not take the watcher down.
-func runGofeed(body []byte) (f *gofeed.Feed, err error) {
+// error: one broken source must not take the watcher down. For a JSON feed
+// it also returns the kinds of text JSON Feed declares.
+func runGofeed(body []byte) (f *gofeed.Feed, tf *textFields, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("parser failed: %v", r)
+			f, tf, err = nil, nil, fmt.Errorf("parser failed: %v", r)
 		}
 	}()
 	p := gofeed.NewParser()
 	// The image scan parses every item's HTML into a DOM: half the cost
 	// of a parse, for an image nobody here uses.
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
-	return p.Parse(bytes.NewReader(body))
+	jt := &jsonTranslator{}
+	p.JSONTranslator = jt
+	f, err = p.Parse(bytes.NewReader(body))
+	return f, jt.fields, err
 }
 
-func convertItem(gi *gofeed.Item, base *url.URL, now time.Time) Item {
+// jsonTranslator is gofeed's, noting what JSON Feed says of its fields:
+// titles and summaries are plain text, and so is content_text, which
+// gofeed puts in Content when there is no content_html.
+type jsonTranslator struct {
+	gofeed.DefaultJSONTranslator
+	fields *textFields
+}
+
+func (t *jsonTranslator) Translate(feed any) (*gofeed.Feed, error) {
+	f, err := t.DefaultJSONTranslator.Translate(feed)
+	jf, ok := feed.(*jsonfeed.Feed)
+	if err != nil || !ok || len(jf.Items) != len(f.Items) {
+		return f, err
+	}
+	t.fields = &textFields{title: &field{f.Title, plainText}}
+	for i, gi := range f.Items {
+		ef := entryFields{
+			title:   &field{gi.Title, plainText},
+			summary: &field{gi.Description, plainText},
+		}
+		if ji := jf.Items[i]; ji != nil && ji.ContentHTML == "" {
+			ef.content = &field{gi.Content, plainText}
+		}
+		t.fields.entries = append(t.fields.entries, ef)
+	}
+	return f, nil
+}
+
+// mayBeXML reports a body that an XML feed could be hidden in: one that
+// starts with a tag, or has an XML declaration after some junk.
+func mayBeXML(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	return len(b) > 0 && b[0] == '<' || bytes.Contains(body, []byte("<?xml"))
+}
+
+// brokenNote is Feed.Broken for a feed that needed repair.
+func brokenNote(problem error, items int) string {
+	unit := "items"
+	if items == 1 {
+		unit = "item"
+	}
+	return fmt.Sprintf("malformed XML (%v); recovered %d %s", problem, items, unit)
+}
+
+func convertItem(gi *gofeed.Item, ef entryFields, base *url.URL, now time.Time) Item {
+	title := cmp.Or(ef.title, &field{gi.Title, guessHTML})
 	it := Item{
 		GUID:  truncate(strings.TrimSpace(gi.GUID), maxGUID),
-		Title: toText(gi.Title, maxTitle, true),
+		Title: kindToText(title.s, title.kind, maxTitle, true),
 	}
 	link := strings.TrimSpace(gi.Link)
 	if link == "" && len(gi.Links) > 0 {
@@ -165,9 +294,11 @@ func convertItem(gi *gofeed.Item, base *url.URL, now time.Time) Item {
 		it.URL = resolve(nil, it.GUID)
 	}
 
-	it.Text = toText(gi.Content, MaxTextBytes, false)
+	content := cmp.Or(ef.content, &field{gi.Content, guessHTML})
+	it.Text = kindToText(content.s, content.kind, MaxTextBytes, false)
 	if it.Text == "" {
-		it.Text = toText(gi.Description, MaxTextBytes, false)
+		summary := cmp.Or(ef.summary, &field{gi.Description, guessHTML})
+		it.Text = kindToText(summary.s, summary.kind, MaxTextBytes, false)
 	}
 
 	switch {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // now is the fixed clock of these tests: after every date in testdata.
@@ -193,7 +195,12 @@ func TestParseErrors(t *testing.T) {
 		{"json api error", []byte(`{"error":"not found"}`), ErrNotAFeed, "not a recognisable"},
 		{"json array", []byte(`[1,2,3]`), ErrNotAFeed, "not a recognisable"},
 		{"truncated xml", readTestdata(t, "truncated.xml"), ErrMalformed, "malformed feed: XML syntax error"},
-		{"unclosed atom", []byte(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>a</title></entry>`), ErrMalformed, "unexpected EOF"},
+		// Cut inside its only item, or before any: nothing to recover.
+		{"cut in the first item", []byte(`<rss><channel><title>t</title><item><title>a</title><link>https://x.example/`), ErrMalformed, "malformed feed: XML syntax error on line 1: unexpected EOF"},
+		{"cut before any item", []byte(`<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>`), ErrMalformed, "unexpected EOF"},
+		{"xhtml page", []byte(`<?xml version="1.0"?><!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml"><body><p>hi</p></body></html>`), ErrNotAFeed, "HTML page"},
+		{"junk before html", []byte("Warning: x\n<?xml version=\"1.0\"?><html><body><p>hi</p></body></html>"), ErrNotAFeed, "HTML page"},
+		{"junk before other xml", []byte("Warning: x\n<?xml version=\"1.0\"?><urlset><url><loc>https://x.example/</loc></url></urlset>"), ErrNotAFeed, "not a recognisable"},
 		{"broken json", []byte(`{"version":"https://jsonfeed.org/version/1.1","items":[`), ErrMalformed, "malformed feed: "},
 	}
 	for _, tt := range tests {
@@ -378,6 +385,21 @@ func TestToText(t *testing.T) {
 		{"nested skip", "<svg><svg>x</svg>y</svg>z", false, "z"},
 		{"stray end tag", "a</script>b", false, "ab"},
 		{"self-closing svg", "a<svg/>b", false, "ab"},
+		{"minified blocks", "<h1>Газпром нарастил добычу</h1><time>2026-12-01T18:26:54Z</time><p>Компания</p>", false, "Газпром нарастил добычу\n2026-12-01T18:26:54Z\nКомпания"},
+		{"minified blocks, one line", "<h1>Газпром</h1><time>2026-12-01</time><p>Компания</p>", true, "Газпром 2026-12-01 Компания"},
+		{"minified inline", "<b>Газ</b><i>пром</i>", true, "Газпром"},
+		{"blocks inside a skipped element", "a<object><p>b</p></object>c", false, "ac"},
+		// Never-closed elements do not swallow the rest: a browser shows an
+		// unclosed <object>'s content (its fallback) too.
+		{"unclosed object in a title", `safe<object classid="clsid:C932BA85"> description`, true, "safe description"},
+		{"unclosed object in a body", "<p>a</p><object data='x.swf'><p>b</p>", false, "a\nb"},
+		{"closed object", "a <object><param name='x'>fallback</object> b", false, "a b"},
+		{"unclosed svg", "a <svg><p>b</p>", false, "a\nb"},
+		{"unclosed script in a body", "<p>a</p><script>var x = '<p>b</p>';", false, "a"},
+		{"unclosed script in a title", "a <script>b", true, "a b"},
+		{"unclosed iframe in a title", `safe<iframe src="https://x.example/"> description`, true, "safe description"},
+		{"unclosed inside closed", "a <object>b <object>c</object> d", true, "a b d"},
+		{"unclosed, many", strings.Repeat("<object>x ", 100), true, strings.TrimSpace(strings.Repeat("x ", maxStrayPasses-1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,6 +442,9 @@ func FuzzParse(f *testing.F) {
 		"<rss><channel><item><description>&lt;p&gt;&lt;script&gt;</description></item></channel></rss>",
 		"<rss><channel><link>http://[::1</link><item><link>%zz</link><title>t</title></item></channel></rss>",
 		"\xef\xbb\xbf<?xml encoding='koi8-r'?><rss/>",
+		"<rss><channel><item><title>a</title></item><item><title>b", "junk<?xml?><feed><entry><title>x</title></entry>",
+		"<feed><entry><title type='html'>a&lt;object&gt;b</title><title mode='base64'>!!</title></entry></feed",
+		"<rss><channel><item><title>a < b</titel></item></item><x:y/></channel></rss><rss>",
 	} {
 		f.Add([]byte(s))
 	}
@@ -433,6 +458,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(feed.Items) > MaxItems {
 			t.Fatalf("%d items", len(feed.Items))
+		}
+		if feed.Broken != "" && (!strings.HasPrefix(feed.Broken, "malformed XML (") || len(feed.Items) == 0) {
+			t.Fatalf("Broken %q with %d items", feed.Broken, len(feed.Items))
 		}
 		for _, it := range feed.Items {
 			if it.URL == "" && it.GUID == "" && it.Title == "" {
@@ -499,5 +527,49 @@ func BenchmarkParse50Items(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecode checks the whole step from fetched bytes to a feed, charset
+// included; the corpus test runs it on real feeds.
+func TestDecode(t *testing.T) {
+	const title = "ВТБ рассматривает создание ИИ-центра в Китае"
+	rss := func(prolog string) string {
+		return prolog + "<rss><channel><title>Новости</title><item><title>" + title + "</title><link>/a/1</link></item></channel></rss>"
+	}
+	cp1251 := func(s string) []byte {
+		b, err := charmap.Windows1251.NewEncoder().Bytes([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name, contentType string
+		body              []byte
+	}{
+		{"utf-8", "application/rss+xml; charset=utf-8", []byte(rss(`<?xml version="1.0" encoding="utf-8"?>`))},
+		{"windows-1251 in the prolog", "text/xml", cp1251(rss(`<?xml version="1.0" encoding="windows-1251"?>`))},
+		{"windows-1251 in the header only", "text/xml; charset=windows-1251", cp1251(rss(`<?xml version="1.0"?>`))},
+		{"windows-1251 labelled utf-8", "text/xml; charset=utf-8", cp1251(rss(`<?xml version="1.0" encoding="utf-8"?>`))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Decode(tt.body, tt.contentType, "https://news.example.ru/rss")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Title != "Новости" || len(f.Items) != 1 || f.Items[0].Title != title || f.Items[0].URL != "https://news.example.ru/a/1" {
+				t.Errorf("got %+v", f)
+			}
+		})
+	}
+	for _, body := range [][]byte{nil, []byte(" \r\n")} {
+		if _, err := Decode(body, "text/xml", ""); !errors.Is(err, ErrNotAFeed) || !strings.Contains(err.Error(), "empty body") {
+			t.Errorf("Decode(%q) error = %v, want an empty-body ErrNotAFeed", body, err)
+		}
+	}
+	if _, err := Decode(readTestdata(t, "html_page.html"), "text/html; charset=utf-8", ""); !errors.Is(err, ErrNotAFeed) {
+		t.Errorf("html page: error = %v, want ErrNotAFeed", err)
 	}
 }

@@ -10,6 +10,20 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
+// textKind says how a feed field is to be read.
+type textKind uint8
+
+const (
+	// guessHTML: HTML if it has anything like a tag, else plain text. RSS
+	// says nothing about what its fields hold, and feeds do both.
+	guessHTML textKind = iota
+	// plainText: text whatever it contains, as Atom type="text" and JSON
+	// Feed titles are; "<blink>" in it is a word, not a tag.
+	plainText
+	// markup: HTML, as Atom type="html" and "xhtml" are.
+	markup
+)
+
 // toText turns a feed field into plain text of at most limit bytes. Fields
 // are HTML by convention (RSS descriptions, Atom html content), but plain
 // text is common too (JSON Feed content_text, most titles), so a field
@@ -18,49 +32,91 @@ import (
 // dropped, block elements turned into line breaks and whitespace collapsed.
 // oneLine joins everything into one line, for titles.
 func toText(s string, limit int, oneLine bool) string {
+	return kindToText(s, guessHTML, limit, oneLine)
+}
+
+// kindToText is toText for a field whose kind the feed declares.
+func kindToText(s string, kind textKind, limit int, oneLine bool) string {
 	if s == "" {
 		return ""
 	}
 	w := textWriter{limit: limit, oneLine: oneLine}
 	w.b.Grow(min(len(s), limit))
-	if !looksHTML(s) {
+	if kind == plainText || kind == guessHTML && !looksHTML(s) {
 		w.write([]byte(html.UnescapeString(s)), true)
 		return w.String()
 	}
+	// An element left open is read as a stray tag, as a browser does with
+	// most of them (an unclosed <object>'s content is its fallback, which
+	// shows), rather than let it swallow the rest. Each pass that meets
+	// one resumes after it; passes are bounded so that a field of nothing
+	// but open tags costs a few parses, not one per tag.
+	for range maxStrayPasses {
+		resume := w.html(s)
+		if resume < 0 || w.full {
+			break
+		}
+		s = s[resume:]
+	}
+	return w.String()
+}
 
+// maxStrayPasses bounds how many never-closed elements a field may have
+// before the rest of it is left as the last pass read it.
+const maxStrayPasses = 8
+
+// html writes the text of the HTML in s. If s ends inside a skipped element
+// that was never closed, it returns the offset just after that element's
+// start tag, where reading should resume; else -1. Script-like elements,
+// whose content is code, still swallow the rest of a body, as in a browser,
+// but not of a title: a title of nothing is worse than one with a stray word.
+func (w *textWriter) html(s string) int {
 	z := xhtml.NewTokenizer(strings.NewReader(s))
 	skip := 0 // depth inside elements whose text is not content
+	pos := 0  // offset of the end of the current token in s
+	open, openAtom := -1, atom.Atom(0)
 	for !w.full {
-		switch z.Next() {
+		tt := z.Next()
+		pos += len(z.Raw())
+		switch tt {
 		case xhtml.ErrorToken:
-			return w.String() // io.EOF: the tokenizer reports nothing else
+			// io.EOF: the tokenizer reports nothing else.
+			if skip > 0 && (w.oneLine || !rawText[openAtom]) {
+				return open
+			}
+			return -1
 		case xhtml.TextToken:
 			if skip == 0 {
 				w.write(z.Text(), false)
 			}
 		case xhtml.StartTagToken:
 			a := tagAtom(z)
-			if skipped[a] {
+			switch {
+			case skipped[a]:
+				if skip == 0 {
+					open, openAtom = pos, a
+				}
 				skip++
-			} else if block[a] {
+			case skip == 0 && block[a]:
 				w.lineBreak()
 			}
 		case xhtml.EndTagToken:
 			a := tagAtom(z)
-			if skipped[a] {
+			switch {
+			case skipped[a]:
 				if skip > 0 {
 					skip--
 				}
-			} else if block[a] {
+			case skip == 0 && block[a]:
 				w.lineBreak()
 			}
 		case xhtml.SelfClosingTagToken:
-			if a := tagAtom(z); block[a] && !skipped[a] {
+			if a := tagAtom(z); skip == 0 && block[a] && !skipped[a] {
 				w.lineBreak()
 			}
 		}
 	}
-	return w.String()
+	return -1
 }
 
 // looksHTML reports a tag, end tag, comment or declaration: a '<' followed
@@ -89,6 +145,12 @@ var skipped = map[atom.Atom]bool{
 	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
 	atom.Head: true, atom.Svg: true, atom.Math: true, atom.Iframe: true,
 	atom.Object: true, atom.Select: true, atom.Button: true,
+}
+
+// rawText are the skipped elements whose content the tokenizer returns as
+// text up to their end tag: code, not markup.
+var rawText = map[atom.Atom]bool{
+	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Iframe: true,
 }
 
 // block elements end a line of text.

@@ -1,9 +1,9 @@
 // Package fetch makes every HTTP GET dozor sends to news sites. It is polite
-// (one request at a time per host, a bounded number overall, conditional GET,
-// an honest User-Agent), careful (a body cap that also holds after gzip, no
-// connections to private addresses) and explains failures in plain words so
-// an admin can fix a source. DecodeFeed and DecodeHTML turn whatever charset
-// a site really used into UTF-8.
+// (one request at a time per host, a bounded number overall, urgent requests
+// first, conditional GET, an honest User-Agent), careful (a body cap that also
+// holds after gzip, no connections to private addresses) and explains
+// failures in plain words so an admin can fix a source. DecodeFeed and
+// DecodeHTML turn whatever charset a site really used into UTF-8.
 package fetch
 
 import (
@@ -40,6 +40,11 @@ type Request struct {
 	ETag         string
 	LastModified string
 	Accept       string // default "*/*"
+
+	// Urgent requests take the host's next turn and the next free slot ahead
+	// of other waiting requests; politeness limits still hold. Meant for the
+	// page an alert is waiting for, not for bulk work.
+	Urgent bool
 }
 
 // Response is a successful GET (2xx with a body, or 304).
@@ -57,8 +62,8 @@ type Response struct {
 type Fetcher struct {
 	opts   Options
 	client *http.Client
-	hosts  hostLocks
-	sem    chan struct{}
+	hosts  hostGates
+	slots  *gate // Options.MaxConcurrent
 	now    func() time.Time
 }
 
@@ -100,12 +105,19 @@ func New(opts Options) *Fetcher {
 		DisableCompression:    true, // gzip is undone here, under the size cap
 	}
 	f := &Fetcher{
-		opts: opts,
-		sem:  make(chan struct{}, opts.MaxConcurrent),
-		now:  time.Now,
+		opts:  opts,
+		slots: newGate(opts.MaxConcurrent),
+		now:   time.Now,
 	}
 	f.client = &http.Client{Transport: transport, CheckRedirect: f.checkRedirect}
 	return f
+}
+
+// Busy reports how many requests are in flight and how many wait for their
+// host's turn or a free slot, for logs and metrics. It is a snapshot.
+func (f *Fetcher) Busy() (inFlight, waiting int) {
+	inFlight, urgent, normal := f.slots.stats()
+	return inFlight, urgent + normal + f.hosts.waiting()
 }
 
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
@@ -118,25 +130,28 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Get fetches req.URL. It waits for the host's turn and a free slot (or for
-// ctx to end), then allows Options.Timeout for the request and body. Every
+// Get fetches req.URL. It waits for the host's turn and then a free slot (or
+// for ctx to end), then allows Options.Timeout for the request and body. Every
 // error is an *Error.
 func (f *Fetcher) Get(ctx context.Context, req Request) (*Response, error) {
 	u, err := parseURL(req.URL)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := f.hosts.lock(ctx, strings.ToLower(u.Hostname()))
+	// The host's turn comes first, so a request stuck behind its host does
+	// not sit on a slot that another host could use.
+	host, unlock, err := f.hosts.lock(ctx, strings.ToLower(u.Hostname()), req.Urgent)
 	if err != nil {
 		return nil, &Error{Kind: KindCanceled, Err: err}
 	}
 	defer unlock()
-	select {
-	case f.sem <- struct{}{}:
-		defer func() { <-f.sem }()
-	case <-ctx.Done():
-		return nil, &Error{Kind: KindCanceled, Err: ctx.Err()}
+	// A normal request holding the turn is promoted once an urgent one queues
+	// for the same host; else the urgent one would wait for all the bulk work
+	// queued ahead of this request.
+	if err := f.slots.acquire(ctx, req.Urgent, host.urgentQueued()); err != nil {
+		return nil, &Error{Kind: KindCanceled, Err: err}
 	}
+	defer f.slots.release()
 
 	rctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -654,5 +655,267 @@ func TestGetTLSError(t *testing.T) {
 	_, err := loopback(Options{}).Get(t.Context(), Request{URL: srv.URL}) // self-signed: not trusted
 	if fe := fetchError(t, err, KindTLS); !strings.HasPrefix(fe.Error(), "TLS error: ") {
 		t.Errorf("message = %q", fe.Error())
+	}
+}
+
+// fakeHosts sends every connection f makes to srv, so URLs can name as many
+// distinct hosts (h1.test, h2.test ...) as a test needs.
+func fakeHosts(f *Fetcher, srv *httptest.Server) {
+	addr := srv.Listener.Addr().String()
+	var d net.Dialer
+	f.client.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// stepServer holds every request until the test lets one finish, and reports
+// arrivals in order, so a test can keep slots busy and see who comes next.
+type stepServer struct {
+	*httptest.Server
+	arrived chan string // request paths
+	proceed chan struct{}
+}
+
+func newStepServer(t *testing.T) *stepServer {
+	s := &stepServer{arrived: make(chan string), proceed: make(chan struct{})}
+	done := make(chan struct{})
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.arrived <- r.URL.Path:
+		case <-done:
+			return
+		}
+		select {
+		case <-s.proceed:
+			fmt.Fprint(w, "ok")
+		case <-done:
+		}
+	}))
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(done) }) // runs first: frees handlers a failed test left waiting
+	return s
+}
+
+// expect waits for the next request to arrive and checks its path.
+func (s *stepServer) expect(t *testing.T, path string) {
+	t.Helper()
+	select {
+	case got := <-s.arrived:
+		if got != path {
+			t.Fatalf("server got %s, want %s", got, path)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("gave up waiting for %s to arrive", path)
+	}
+}
+
+// finish lets one arrived request complete.
+func (s *stepServer) finish(t *testing.T) {
+	t.Helper()
+	select {
+	case s.proceed <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request is waiting to finish")
+	}
+}
+
+// getAsync runs f.Get in the background and delivers its error.
+func getAsync(ctx context.Context, f *Fetcher, req Request) <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		_, err := f.Get(ctx, req)
+		ch <- err
+	}()
+	return ch
+}
+
+func waitAll(t *testing.T, results []<-chan error) {
+	t.Helper()
+	for _, ch := range results {
+		if err := <-ch; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func slotsQueued(f *Fetcher) (urgent, normal int) {
+	_, urgent, normal = f.slots.stats()
+	return urgent, normal
+}
+
+func TestGetUrgentTakesHostsNextTurn(t *testing.T) {
+	s := newStepServer(t)
+	f := loopback(Options{})
+	results := []<-chan error{getAsync(t.Context(), f, Request{URL: s.URL + "/slow"})}
+	s.expect(t, "/slow")
+	for i, p := range []string{"/n1", "/n2", "/n3"} {
+		results = append(results, getAsync(t.Context(), f, Request{URL: s.URL + p}))
+		waitFor(t, p+" to queue for the host", func() bool { return f.hosts.users("127.0.0.1") == i+2 })
+	}
+	results = append(results, getAsync(t.Context(), f, Request{URL: s.URL + "/urgent", Urgent: true}))
+	waitFor(t, "/urgent to queue for the host", func() bool { return f.hosts.users("127.0.0.1") == 5 })
+	s.finish(t)
+	for _, p := range []string{"/urgent", "/n1", "/n2", "/n3"} {
+		s.expect(t, p)
+		s.finish(t)
+	}
+	waitAll(t, results)
+}
+
+func TestGetUrgentTakesNextFreeSlot(t *testing.T) {
+	s := newStepServer(t)
+	f := loopback(Options{MaxConcurrent: 1})
+	fakeHosts(f, s.Server)
+	results := []<-chan error{getAsync(t.Context(), f, Request{URL: "http://h0.test/slow"})}
+	s.expect(t, "/slow")
+	for i, host := range []string{"h1", "h2", "h3"} {
+		results = append(results, getAsync(t.Context(), f, Request{URL: "http://" + host + ".test/" + host}))
+		waitFor(t, host+" to queue for a slot", func() bool { _, n := slotsQueued(f); return n == i+1 })
+	}
+	results = append(results, getAsync(t.Context(), f, Request{URL: "http://h4.test/urgent", Urgent: true}))
+	waitFor(t, "the urgent request to queue for a slot", func() bool { u, _ := slotsQueued(f); return u == 1 })
+	s.finish(t)
+	for _, p := range []string{"/urgent", "/h1", "/h2", "/h3"} {
+		s.expect(t, p)
+		s.finish(t)
+	}
+	waitAll(t, results)
+}
+
+// A bulk request holding its host's turn while it queues for a slot would
+// make an urgent request for that host wait for every bulk request queued
+// ahead of it; instead it is promoted, and the urgent one follows it as soon
+// as a slot frees.
+func TestGetUrgentPromotesHostTurnHolder(t *testing.T) {
+	s := newStepServer(t)
+	f := loopback(Options{MaxConcurrent: 1})
+	fakeHosts(f, s.Server)
+	results := []<-chan error{getAsync(t.Context(), f, Request{URL: "http://h0.test/slow"})}
+	s.expect(t, "/slow")
+	for i, u := range []string{"http://h2.test/b1", "http://h3.test/b2", "http://h1.test/a"} {
+		results = append(results, getAsync(t.Context(), f, Request{URL: u}))
+		waitFor(t, u+" to queue for a slot", func() bool { _, n := slotsQueued(f); return n == i+1 })
+	}
+	results = append(results, getAsync(t.Context(), f, Request{URL: "http://h1.test/c"}))
+	waitFor(t, "/c to queue for h1", func() bool { return f.hosts.users("h1.test") == 2 })
+	results = append(results, getAsync(t.Context(), f, Request{URL: "http://h1.test/urgent", Urgent: true}))
+	waitFor(t, "/a to be promoted", func() bool { u, n := slotsQueued(f); return u == 1 && n == 2 })
+
+	s.finish(t)
+	s.expect(t, "/a")
+	s.finish(t)
+	// a's slot went to b1 before its turn passed to the urgent request,
+	// which now takes the next free slot.
+	s.expect(t, "/b1")
+	waitFor(t, "the urgent request to queue for a slot", func() bool { u, _ := slotsQueued(f); return u == 1 })
+	s.finish(t)
+	for _, p := range []string{"/urgent", "/b2", "/c"} {
+		s.expect(t, p)
+		s.finish(t)
+	}
+	waitAll(t, results)
+}
+
+func TestGetCanceledWaitersLeakNothing(t *testing.T) {
+	s := newStepServer(t)
+	const limit = 2
+	f := loopback(Options{MaxConcurrent: limit})
+	fakeHosts(f, s.Server)
+	var held []<-chan error
+	for _, u := range []string{"http://h0.test/hold0", "http://h1.test/hold1"} {
+		held = append(held, getAsync(t.Context(), f, Request{URL: u}))
+		s.expect(t, u[len("http://h0.test"):])
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var canceled []<-chan error
+	for i, u := range []string{
+		"http://h2.test/", "http://h3.test/", "http://h4.test/", // for a slot
+		"http://h0.test/", "http://h0.test/", "http://h1.test/", // for a turn
+	} {
+		canceled = append(canceled, getAsync(ctx, f, Request{URL: u, Urgent: i%2 == 1}))
+		waitFor(t, u+" to wait", func() bool { _, w := f.Busy(); return w == i+1 })
+	}
+	cancel()
+	for _, ch := range canceled {
+		err := <-ch
+		fetchError(t, err, KindCanceled)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%v does not wrap context.Canceled", err)
+		}
+	}
+	if n, w := f.Busy(); n != limit || w != 0 {
+		t.Errorf("after cancelling: %d in flight, %d waiting; want %d, 0", n, w, limit)
+	}
+	s.finish(t)
+	s.finish(t)
+	waitAll(t, held)
+
+	// Both slots must be free: two requests reach the server together.
+	var again []<-chan error
+	for _, u := range []string{"http://h2.test/x", "http://h0.test/x"} {
+		again = append(again, getAsync(t.Context(), f, Request{URL: u}))
+	}
+	s.expect(t, "/x")
+	s.expect(t, "/x")
+	s.finish(t)
+	s.finish(t)
+	waitAll(t, again)
+	if n, w := f.Busy(); n != 0 || w != 0 {
+		t.Errorf("at rest: %d in flight, %d waiting", n, w)
+	}
+	for _, h := range []string{"h0.test", "h1.test", "h2.test", "h3.test", "h4.test"} {
+		if n := f.hosts.users(h); n != 0 {
+			t.Errorf("%s still has %d users", h, n)
+		}
+	}
+}
+
+func TestGetPoliteUnderMixedLoad(t *testing.T) {
+	var c inflight
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request canceled mid-flight frees its slots while its handler may
+		// still run, so only requests that are never canceled are counted.
+		if !strings.HasPrefix(r.URL.Path, "/cancel/") {
+			c.enter(r.Host)
+			defer c.leave(r.Host)
+			time.Sleep(time.Millisecond) // a window in which an extra request would overlap
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	const limit = 3
+	f := loopback(Options{MaxConcurrent: limit})
+	fakeHosts(f, srv)
+	var wg sync.WaitGroup
+	for i := range 150 {
+		ctx, path := t.Context(), "/"
+		if i%7 == 0 { // some give up while waiting, or even mid-request
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			path = "/cancel/"
+			wg.Go(func() {
+				runtime.Gosched()
+				cancel()
+			})
+		}
+		req := Request{URL: fmt.Sprintf("http://h%d.test%s%d", i%5, path, i), Urgent: i%3 == 0}
+		wg.Go(func() {
+			_, err := f.Get(ctx, req)
+			var fe *Error
+			if err != nil && !(errors.As(err, &fe) && fe.Kind == KindCanceled) {
+				t.Errorf("%s: %v", req.URL, err)
+			}
+		})
+	}
+	wg.Wait()
+	if c.maxHost != 1 {
+		t.Errorf("%d requests to one host ran at once", c.maxHost)
+	}
+	if c.maxAll > limit {
+		t.Errorf("%d requests ran at once with MaxConcurrent %d", c.maxAll, limit)
+	}
+	if n, w := f.Busy(); n != 0 || w != 0 {
+		t.Errorf("at rest: %d in flight, %d waiting", n, w)
 	}
 }

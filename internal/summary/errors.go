@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -194,11 +193,4 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		}
 	}
 	return 0
-}
-
-func jitter(n int64) int64 {
-	if n <= 0 {
-		return 0
-	}
-	return rand.Int64N(n)
 }

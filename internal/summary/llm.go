@@ -14,6 +14,7 @@ import (
 
 	"github.com/sashabaranov/go-openai"
 
+	"dozor/internal/backoff"
 	"dozor/prompts"
 )
 
@@ -34,6 +35,11 @@ const (
 	// maxWait caps one wait between attempts, Retry-After included; a server
 	// asking for longer is treated as down for now.
 	maxWait = 2 * time.Minute
+	// Our own waits between attempts: about 1s, 2s, 4s … up to 30s, spread
+	// ±50% so calls that failed together do not retry together.
+	retryBase   = time.Second
+	retryCap    = 30 * time.Second
+	retryJitter = 0.5
 	// maxResponseBytes caps what is read of a reply; a summary is a few KB.
 	maxResponseBytes = 4 << 20
 )
@@ -92,9 +98,11 @@ type LLM struct {
 	noSchema      atomic.Bool
 	noTemperature atomic.Bool
 
-	waiting     atomic.Int32 // calls blocked on sem; tests watch it
-	backoffBase time.Duration
-	sleep       func(context.Context, time.Duration) error
+	waiting atomic.Int32 // calls blocked on sem; tests watch it
+	// retry and sleep are fields so tests can record waits instead of
+	// sleeping them.
+	retry backoff.Policy
+	sleep func(context.Context, time.Duration) error
 }
 
 // NewLLM checks cfg and builds the client. It makes no request.
@@ -154,13 +162,13 @@ func NewLLM(cfg Config) (*LLM, error) {
 	oc.BaseURL = cfg.BaseURL
 	oc.HTTPClient = &recordingDoer{client: cfg.HTTPClient}
 	return &LLM{
-		cfg:         cfg,
-		client:      openai.NewClientWithConfig(oc),
-		prompts:     cfg.Prompts,
-		log:         cfg.Logger,
-		sem:         make(chan struct{}, cfg.Concurrency),
-		backoffBase: time.Second,
-		sleep:       sleepCtx,
+		cfg:     cfg,
+		client:  openai.NewClientWithConfig(oc),
+		prompts: cfg.Prompts,
+		log:     cfg.Logger,
+		sem:     make(chan struct{}, cfg.Concurrency),
+		retry:   backoff.Policy{Base: retryBase, Max: retryCap, Jitter: retryJitter},
+		sleep:   backoff.Sleep,
 	}, nil
 }
 
@@ -211,10 +219,8 @@ func (l *LLM) Summarize(ctx context.Context, a Article) (Summary, error) {
 		if !err.retryable || attempt >= l.cfg.MaxRetries {
 			return Summary{}, fmt.Errorf("summary: llm: %w", err)
 		}
-		wait := l.backoff(attempt)
-		if err.retryAfter > wait {
-			wait = err.retryAfter
-		}
+		// Retry-After may lengthen our wait, never shorten it.
+		wait := max(l.retry.Delay(attempt+1), err.retryAfter)
 		if wait > maxWait {
 			return Summary{}, fmt.Errorf("summary: llm: server asks to wait %v: %w", wait, err)
 		}
@@ -344,24 +350,4 @@ func (l *LLM) adjust(e *callError) bool {
 		}
 	}
 	return false
-}
-
-// backoff is exponential with full jitter in its upper half: base·2ⁿ·[0.5, 1).
-func (l *LLM) backoff(attempt int) time.Duration {
-	d := l.backoffBase << min(attempt, 10)
-	if d > 30*time.Second || d <= 0 {
-		d = 30 * time.Second
-	}
-	return d/2 + time.Duration(jitter(int64(d/2)))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"dozor/internal/backoff"
 )
 
 func testArticle() Article {
@@ -541,16 +543,31 @@ func TestBodyMessage(t *testing.T) {
 	}
 }
 
+// TestBackoff checks the policy NewLLM sets up: waits near 1s, 2s, 4s …
+// spread ±50%, never over 30s.
 func TestBackoff(t *testing.T) {
-	l := &LLM{backoffBase: time.Second}
-	for attempt, lo := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second} {
+	l, err := NewLLM(Config{BaseURL: "http://localhost:11434/v1", Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		attempt int
+		lo, hi  time.Duration
+	}{
+		{0, 500 * time.Millisecond, 1500 * time.Millisecond},
+		{1, time.Second, 3 * time.Second},
+		{2, 2 * time.Second, 6 * time.Second},
+		{3, 4 * time.Second, 12 * time.Second},
+		{50, 15 * time.Second, 30 * time.Second},
+	}
+	for _, tt := range tests {
 		for range 20 {
-			if d := l.backoff(attempt); d < lo || d >= 2*lo {
-				t.Errorf("backoff(%d) = %v, want in [%v, %v)", attempt, d, lo, 2*lo)
+			if d := l.retry.Delay(tt.attempt + 1); d < tt.lo || d > tt.hi {
+				t.Errorf("wait after attempt %d = %v, want in [%v, %v]", tt.attempt, d, tt.lo, tt.hi)
 			}
 		}
 	}
-	if d := l.backoff(50); d > 30*time.Second {
-		t.Errorf("backoff(50) = %v, cap 30s", d)
-	}
 }
+
+// sleepCtx is the real sleep, for tests that need actual waiting.
+func sleepCtx(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }

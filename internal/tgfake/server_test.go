@@ -1010,3 +1010,36 @@ func BenchmarkSendMessage(b *testing.B) {
 		}
 	}
 }
+
+func TestWaitAllMessages(t *testing.T) {
+	s := tgfake.New(t, token)
+	s.AddChat(42)
+	s.AddChat(43)
+	b := newBot(t, s)
+	done := make(chan error, 1)
+	go func() {
+		for _, chat := range []int64{42, 43} {
+			if _, err := b.SendMessage(testCtx(t), &bot.SendMessageParams{ChatID: chat, Text: fmt.Sprint("to ", chat)}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	msgs, err := s.WaitAllMessages(testCtx(t), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].ChatID != 42 || msgs[1].ChatID != 43 || msgs[1].Plain != "to 43" {
+		t.Errorf("messages %+v", msgs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	msgs, err = s.WaitAllMessages(ctx, 3)
+	if !errors.Is(err, context.Canceled) || len(msgs) != 2 {
+		t.Errorf("WaitAllMessages for 3 with 2 sent: %d messages, %v; want 2 and context.Canceled", len(msgs), err)
+	}
+}

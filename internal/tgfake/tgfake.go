@@ -499,6 +499,18 @@ func (s *Server) WaitMessages(ctx context.Context, chatID int64, n int) ([]Messa
 	return msgs, nil
 }
 
+// WaitAllMessages blocks until the bot has sent at least n messages to any
+// chats and returns them all, in send order. On ctx's end it returns what
+// there is and the context's error.
+func (s *Server) WaitAllMessages(ctx context.Context, n int) ([]Message, error) {
+	err := s.waitFor(ctx, func() bool { return len(s.sent) >= n })
+	msgs := s.AllMessages()
+	if err != nil {
+		return msgs, fmt.Errorf("tgfake: waiting for %d messages in all, got %d: %w", n, len(msgs), err)
+	}
+	return msgs, nil
+}
+
 // CallbackAnswer is the bot's answer to the callback query with this id.
 func (s *Server) CallbackAnswer(queryID string) (CallbackAnswer, bool) {
 	s.mu.Lock()

@@ -20,6 +20,7 @@ import (
 //	sources:
 //	  - url: https://www.finextra.com/rss/headlines.aspx
 //	    name: Finextra        # optional
+//	    full_text: auto       # optional: auto (default), on or off
 //	topics:
 //	  - name: vtb-china
 //	    query: (ВТБ OR VTB) (Китай OR China)
@@ -32,6 +33,9 @@ type File struct {
 type Source struct {
 	URL  string `yaml:"url"`
 	Name string `yaml:"name,omitempty"`
+	// FullText is when article pages are fetched: auto (when the feed
+	// carries only teasers), on or off; "" keeps what is stored.
+	FullText string `yaml:"full_text,omitempty"`
 }
 
 // Topic is a watched query.
@@ -68,6 +72,11 @@ func Read(r io.Reader) (*File, error) {
 			continue
 		}
 		s.URL, s.Name = u, strings.TrimSpace(s.Name)
+		switch s.FullText = strings.ToLower(strings.TrimSpace(s.FullText)); s.FullText {
+		case "", "auto", "on", "off":
+		default:
+			errs = append(errs, fmt.Errorf("sources[%d] full_text %q: want auto, on or off", i, s.FullText))
+		}
 	}
 	for i, t := range f.Topics {
 		if err := ValidateTopic(t.Name, t.Query); err != nil {

@@ -1,0 +1,248 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"dozor/internal/dedup"
+	"dozor/storage"
+)
+
+// FoldWindow is how long a story takes in reprints after its last one.
+const FoldWindow = 72 * time.Hour
+
+const foldBatch = 1000
+
+// Folder is the fold stage: it places each article in a story, once its
+// best text is known (right away when its page is not fetched, after the
+// page otherwise), and queues an alert when that makes the story news on a
+// topic. Reprints are found by MinHash over the best text among stories
+// seen within FoldWindow; the index of those signatures lives here, in
+// memory, rebuilt from the store at start.
+type Folder struct {
+	Store *storage.Store
+	// Wake is notified when articles were queued for folding.
+	Wake Signal
+	// Next is notified when alerts were queued, for the summarize stage.
+	Next Signal
+	Now  func() time.Time
+	Log  *slog.Logger
+
+	index   *storyIndex
+	pruned  time.Time
+	stories atomic.Int64 // started since Run began, for reports
+}
+
+// StoriesStarted is the number of stories this stage started.
+func (f *Folder) StoriesStarted() int { return int(f.stories.Load()) }
+
+// Run folds until ctx ends.
+func (f *Folder) Run(ctx context.Context) error {
+	if err := f.load(); err != nil {
+		return err
+	}
+	return loop(ctx, f.Wake, f.log(), "fold", func(context.Context) (bool, error) { return f.step() })
+}
+
+func (f *Folder) load() error {
+	now := f.now()
+	x := newStoryIndex(FoldWindow)
+	if err := f.Store.StorySigs(now.Add(-FoldWindow), x.add); err != nil {
+		return err
+	}
+	f.index, f.pruned = x, now
+	return nil
+}
+
+// step folds one batch; it reports whether more may be queued.
+func (f *Folder) step() (bool, error) {
+	now := f.now()
+	if now.Sub(f.pruned) > time.Minute {
+		f.index.prune(now)
+		f.pruned = now
+	}
+	var stories, alerts int64
+	n, err := f.Store.FoldBatch(foldBatch, now, func(tx *storage.FoldTx, j storage.FoldJob) error {
+		isNew, alerted, err := f.fold(tx, j, now)
+		if isNew {
+			stories++
+		}
+		if alerted {
+			alerts++
+		}
+		return err
+	})
+	if err != nil {
+		// The index may name stories that were rolled back.
+		if lerr := f.load(); lerr != nil {
+			f.log().Error("fold stage: reload story index", "err", lerr)
+		}
+		return false, err
+	}
+	f.stories.Add(stories)
+	if alerts > 0 {
+		f.Next.Notify()
+	}
+	return n == foldBatch, nil
+}
+
+// fold places one article and decides whether its story is news.
+func (f *Folder) fold(tx *storage.FoldTx, j storage.FoldJob, now time.Time) (isNew, alerted bool, err error) {
+	a := &j.Article
+	var st *storage.Story
+	if a.StoryID != 0 {
+		// Placed by a version that folded at ingest; only news is decided.
+		st, err = tx.Story(a.StoryID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return false, false, err
+		}
+	} else if j.HasSig {
+		if id, ok := f.index.find(j.Sig, now); ok {
+			st, err = tx.Story(id)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return false, false, err
+			}
+		}
+	}
+	if st != nil {
+		if err := tx.Join(st, a); err != nil {
+			return false, false, err
+		}
+		if sig, ok := f.index.touch(st.ID, now); ok {
+			if err := tx.PutSig(st.ID, sig); err != nil {
+				return false, false, err
+			}
+		}
+	} else {
+		if st, err = tx.NewStory(a); err != nil {
+			return false, false, err
+		}
+		isNew = true
+		if j.HasSig {
+			f.index.add(st.ID, now, j.Sig)
+			if err := tx.PutSig(st.ID, j.Sig); err != nil {
+				return false, false, err
+			}
+		}
+	}
+	news := newsTopics(a, st)
+	if len(news) == 0 {
+		return isNew, false, nil
+	}
+	st.Topics = append(st.Topics, news...)
+	if err := tx.SaveStory(st); err != nil {
+		return isNew, false, err
+	}
+	created := a.Matched
+	if created.IsZero() {
+		created = now
+	}
+	_, err = tx.QueueAlert(storage.Alert{StoryID: st.ID, ArticleID: a.ID, Topics: news, Created: created})
+	return isNew, err == nil, err
+}
+
+// newsTopics is the one rule for "this article is news on a topic": the
+// topics it matched, on any of its texts, that its story has not alerted
+// on yet. Backlog never is news. A story alerts once per topic, so a
+// reprint alerts only for a topic the story had not matched before, and
+// the fan-out stage still sends nobody the story twice.
+func newsTopics(a *storage.Article, st *storage.Story) []string {
+	if a.Backlog {
+		return nil
+	}
+	var out []string
+	for _, t := range a.Topics {
+		if !contains(st.Topics, t) && !contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (f *Folder) now() time.Time { return nowOr(f.Now) }
+
+func (f *Folder) log() *slog.Logger { return logOr(f.Log) }
+
+// storyIndex finds the story a reprint belongs to: an LSH index over the
+// MinHash signatures of stories seen within the window. It is derived
+// state, rebuilt from the store's signatures at start, not worth a write
+// per band per article.
+type storyIndex struct {
+	window  time.Duration
+	bands   map[uint64][]uint64 // band key → story ids
+	stories map[uint64]*indexedStory
+}
+
+type indexedStory struct {
+	sig  dedup.Signature
+	seen time.Time
+}
+
+func newStoryIndex(window time.Duration) *storyIndex {
+	return &storyIndex{window: window, bands: map[uint64][]uint64{}, stories: map[uint64]*indexedStory{}}
+}
+
+func (x *storyIndex) add(id uint64, seen time.Time, sig dedup.Signature) {
+	x.stories[id] = &indexedStory{sig: sig, seen: seen}
+	for _, k := range sig.Bands() {
+		x.bands[k] = append(x.bands[k], id)
+	}
+}
+
+// touch marks a story as seen now and returns its signature.
+func (x *storyIndex) touch(id uint64, now time.Time) (dedup.Signature, bool) {
+	st := x.stories[id]
+	if st == nil {
+		return dedup.Signature{}, false
+	}
+	st.seen = now
+	return st.sig, true
+}
+
+// find returns the most similar live story above dedup.Threshold.
+func (x *storyIndex) find(sig dedup.Signature, now time.Time) (uint64, bool) {
+	var best uint64
+	bestSim := 0.0
+	for _, k := range sig.Bands() {
+		for _, id := range x.bands[k] {
+			st := x.stories[id]
+			if st == nil || now.Sub(st.seen) > x.window {
+				continue
+			}
+			if sim := dedup.Similarity(sig, st.sig); sim >= dedup.Threshold && sim > bestSim {
+				best, bestSim = id, sim
+			}
+		}
+	}
+	return best, bestSim > 0
+}
+
+// prune forgets stories that can no longer take in reprints.
+func (x *storyIndex) prune(now time.Time) {
+	dead := 0
+	for id, st := range x.stories {
+		if now.Sub(st.seen) > x.window {
+			delete(x.stories, id)
+			dead++
+		}
+	}
+	if dead == 0 {
+		return
+	}
+	for k, ids := range x.bands {
+		live := ids[:0]
+		for _, id := range ids {
+			if x.stories[id] != nil {
+				live = append(live, id)
+			}
+		}
+		if len(live) == 0 {
+			delete(x.bands, k)
+		} else {
+			x.bands[k] = live
+		}
+	}
+}

@@ -1,0 +1,144 @@
+// Package jobs is dozor's pipeline. Each stage is a small type with a Run
+// method; it takes a batch from its own queue in bbolt, works outside any
+// transaction, then writes its results and hands the batch on to the next
+// queue in one write transaction, so a crash anywhere loses nothing and
+// each stage picks up where it was:
+//
+//	watch (fetch → parse → keep new → match on feed text)
+//	  → page (full text, then match again)
+//	  → fold (story; is it news on a topic?)
+//	  → summarize → fan out → deliver
+//
+// Stages wake each other with a Signal when they queued work, and also
+// look at their queue on a timer, so a lost wake-up only delays work.
+// Urgent work has its own lane wherever bulk work could hold it up: the
+// page of an article that matched a topic is fetched ahead of the pages
+// of articles that matched nothing.
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"dozor/internal/analysis"
+	"dozor/internal/query"
+	"dozor/storage"
+)
+
+// Signal wakes a stage. Notify never blocks, and wake-ups that arrive
+// while the stage is busy fold into one.
+type Signal chan struct{}
+
+// NewSignal returns a Signal ready for use.
+func NewSignal() Signal { return make(Signal, 1) }
+
+// Notify wakes the stage that waits on s; a nil Signal ignores it.
+func (s Signal) Notify() {
+	if s == nil {
+		return
+	}
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+}
+
+// idle is how often a stage looks at its queue when nobody wakes it: the
+// backstop for work queued by another process (dozor poll) or a failed
+// commit.
+const idle = 5 * time.Second
+
+// loop calls step until it reports no more work, then waits for wake, the
+// idle timer or the end of ctx. A failing step is logged and retried at the
+// next wake-up; it never stops the stage.
+func loop(ctx context.Context, wake Signal, log *slog.Logger, stage string, step func(context.Context) (bool, error)) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		for {
+			more, err := step(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				log.Error(stage+" stage", "err", err)
+				break
+			}
+			if !more {
+				break
+			}
+		}
+		t.Reset(idle)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+type topic struct {
+	name string
+	q    *query.Query
+}
+
+// topicCache compiles the stored topics once and again only after they
+// changed, so a stage may ask for them on every batch.
+type topicCache struct {
+	store   *storage.Store
+	log     *slog.Logger
+	version uint64
+	loaded  bool
+	list    []topic
+}
+
+// get returns the compiled topics. Only one goroutine of a stage calls it.
+func (c *topicCache) get() ([]topic, error) {
+	v := c.store.TopicsVersion()
+	if c.loaded && v == c.version {
+		return c.list, nil
+	}
+	stored, err := c.store.Topics()
+	if err != nil {
+		return nil, err
+	}
+	list := make([]topic, 0, len(stored))
+	for _, t := range stored {
+		q, err := query.Parse(t.Query)
+		if err != nil {
+			// Queries are validated when saved; a stored bad one is skipped, not fatal.
+			c.log.Error("stored topic has a bad query", "topic", t.Name, "err", err)
+			continue
+		}
+		list = append(list, topic{name: t.Name, q: q})
+	}
+	c.list, c.version, c.loaded = list, v, true
+	return list, nil
+}
+
+// matchTopics returns the names of the topics a document matches.
+func matchTopics(doc *analysis.Doc, topics []topic) []string {
+	var names []string
+	for _, t := range topics {
+		if t.q.Match(doc) {
+			names = append(names, t.name)
+		}
+	}
+	return names
+}
+
+func nowOr(now func() time.Time) time.Time {
+	if now != nil {
+		return now()
+	}
+	return time.Now()
+}
+
+func logOr(log *slog.Logger) *slog.Logger {
+	if log != nil {
+		return log
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"dozor/internal/dedup"
+)
+
+// The page queue holds the articles whose page is to be fetched, keyed by
+// lane and article id so each lane reads oldest first; the value is the
+// page's host, which the page stage schedules by.
+
+func pageKey(lane PageLane, id uint64) []byte {
+	return append([]byte{byte(lane)}, itob(id)...)
+}
+
+// PageJob is one queued page fetch.
+type PageJob struct {
+	ArticleID uint64
+	Lane      PageLane
+	Host      string
+}
+
+// QueuedPages returns the queued page fetches of a lane with an article id
+// above after, oldest first: the page stage reads the queue once at start
+// and then only what was added since.
+func (s *Store) QueuedPages(lane PageLane, after uint64) ([]PageJob, error) {
+	var out []PageJob
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPageQueue).Cursor()
+		for k, v := c.Seek(pageKey(lane, after+1)); k != nil && k[0] == byte(lane); k, v = c.Next() {
+			out = append(out, PageJob{ArticleID: btoi(k[1:]), Lane: lane, Host: string(v)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: queued pages: %w", err)
+	}
+	return out, nil
+}
+
+func countPages(tx *bolt.Tx) (urgent, bulk int) {
+	c := tx.Bucket(bucketPageQueue).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if k[0] == byte(PageUrgent) {
+			urgent++
+		} else {
+			bulk++
+		}
+	}
+	return urgent, bulk
+}
+
+// PageResult is what the page stage learnt about an article. The page stage
+// decides; SavePages only stores.
+type PageResult struct {
+	ArticleID uint64
+	Lane      PageLane
+	FullText  string    // "" when the page gave nothing better than the feed
+	Topics    []string  // every topic the article matches now
+	Matched   time.Time // set when Topics gained its first topic
+	Sig       dedup.Signature
+	HasSig    bool
+}
+
+// SavePages stores a batch of page results in one transaction and moves
+// each article from the page queue to the fold queue. A result for an
+// article no longer queued (saved before a crash) is skipped.
+func (s *Store) SavePages(results []PageResult) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		q, arts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles)
+		for _, r := range results {
+			key := pageKey(r.Lane, r.ArticleID)
+			if q.Get(key) == nil {
+				continue
+			}
+			if err := q.Delete(key); err != nil {
+				return err
+			}
+			var a Article
+			switch err := getJSON(arts, itob(r.ArticleID), &a); {
+			case err == ErrNotFound:
+				continue
+			case err != nil:
+				return err
+			}
+			if r.FullText != "" {
+				a.FullText = r.FullText
+			}
+			a.Topics = r.Topics
+			if a.Matched.IsZero() {
+				a.Matched = r.Matched
+			}
+			if err := putJSON(arts, itob(a.ID), &a); err != nil {
+				return err
+			}
+			if err := queueFold(tx, a.ID, r.Sig, r.HasSig); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: save %d page results: %w", len(results), err)
+	}
+	return nil
+}
+
+// migrateEnrich moves the page queue of older versions into the bulk lane.
+func migrateEnrich(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketEnrich)
+	if old == nil {
+		return nil
+	}
+	q, arts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles)
+	err := old.ForEach(func(k, _ []byte) error {
+		var a Article
+		if err := getJSON(arts, k, &a); err != nil {
+			return nil // gone: nothing to fetch
+		}
+		return q.Put(pageKey(PageBulk, btoi(k)), []byte(HostOf(a.URL)))
+	})
+	if err != nil {
+		return fmt.Errorf("migrate page queue: %w", err)
+	}
+	return tx.DeleteBucket(bucketEnrich)
+}
+
+// HostOf is the lower-cased host name of a URL, "" if it has none.
+func HostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// queueEmpty reports whether a bucket, or the part of it under prefix, has
+// no keys; cheap, unlike Stats.
+func queueEmpty(tx *bolt.Tx, bucket, prefix []byte) bool {
+	k, _ := tx.Bucket(bucket).Cursor().Seek(prefix)
+	return k == nil || !bytes.HasPrefix(k, prefix)
+}
+
+// UrgentWork reports whether anything that an alert waits for is still
+// queued: an urgent page, an article to fold, a story to summarise or to
+// fan out. dozor poll waits for this, not for bulk pages.
+func (s *Store) UrgentWork() bool {
+	busy := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		busy = !queueEmpty(tx, bucketPageQueue, []byte{byte(PageUrgent)}) ||
+			!queueEmpty(tx, bucketFoldQueue, nil) ||
+			!queueEmpty(tx, bucketAlerts, nil) ||
+			!queueEmpty(tx, bucketFanoutQueue, nil)
+		return nil
+	})
+	return busy
+}

@@ -1,0 +1,203 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"dozor/internal/dedup"
+)
+
+// maxStoryArticles caps the article list kept on a story, so a story that
+// everybody reprints doesn't grow a record rewritten on every reprint.
+const maxStoryArticles = 100
+
+// Story groups reprints of one piece of news.
+type Story struct {
+	ID       uint64    `json:"id"`
+	Title    string    `json:"title"`
+	Articles []uint64  `json:"articles"` // the first is the original; at most maxStoryArticles
+	Count    int       `json:"count"`    // all articles, also those past the cap
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Topics   []string  `json:"topics,omitempty"` // topics already alerted
+}
+
+// Story returns a story by id.
+func (s *Store) Story(id uint64) (Story, error) {
+	var st Story
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketStories), itob(id), &st)
+	})
+	if err != nil {
+		return Story{}, fmt.Errorf("storage: story %d: %w", id, err)
+	}
+	return st, nil
+}
+
+// StorySigs calls fn with the signature of every story last seen at or
+// after since, for the fold stage's in-memory index.
+func (s *Store) StorySigs(since time.Time, fn func(id uint64, seen time.Time, sig dedup.Signature)) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStorySigs).ForEach(func(k, v []byte) error {
+			if seen, sig, ok := decodeSig(v); ok && !seen.Before(since.Truncate(time.Second)) {
+				fn(btoi(k), seen, sig)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("storage: story signatures: %w", err)
+	}
+	return nil
+}
+
+func encodeSig(seen time.Time, sig dedup.Signature) []byte {
+	b := make([]byte, 8+4*len(sig))
+	binary.BigEndian.PutUint64(b, uint64(seen.Unix()))
+	for i, v := range sig {
+		binary.BigEndian.PutUint32(b[8+4*i:], v)
+	}
+	return b
+}
+
+func decodeSig(b []byte) (time.Time, dedup.Signature, bool) {
+	var sig dedup.Signature
+	if len(b) != 8+4*len(sig) {
+		return time.Time{}, sig, false
+	}
+	for i := range sig {
+		sig[i] = binary.BigEndian.Uint32(b[8+4*i:])
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(b)), 0), sig, true
+}
+
+// queueFold hands an article to the fold stage with the signature of its
+// best text (an empty value: too short for one).
+func queueFold(tx *bolt.Tx, id uint64, sig dedup.Signature, ok bool) error {
+	var v []byte
+	if ok {
+		v = encodeSig(time.Time{}, sig)[8:]
+	}
+	return tx.Bucket(bucketFoldQueue).Put(itob(id), v)
+}
+
+// FoldJob is one article waiting to be placed in a story.
+type FoldJob struct {
+	Article Article
+	Sig     dedup.Signature
+	HasSig  bool
+}
+
+// FoldTx is the fold stage's handle on one write transaction: it stores
+// what the stage decides about stories and alerts, and decides nothing.
+type FoldTx struct {
+	tx  *bolt.Tx
+	now time.Time
+}
+
+// errFoldStop ends a FoldBatch scan at its limit.
+var errFoldStop = errors.New("fold batch full")
+
+// FoldBatch takes up to limit articles from the fold queue, oldest first,
+// and calls fold for each inside one write transaction; what fold stores
+// through the FoldTx commits together with the removal of the batch from
+// the queue. An error from fold rolls the whole batch back. It returns the
+// number of articles taken.
+func (s *Store) FoldBatch(limit int, now time.Time, fold func(*FoldTx, FoldJob) error) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		q, arts := tx.Bucket(bucketFoldQueue), tx.Bucket(bucketArticles)
+		ft := &FoldTx{tx: tx, now: now}
+		var done [][]byte
+		c := q.Cursor()
+		for k, v := c.First(); k != nil && len(done) < limit; k, v = c.Next() {
+			done = append(done, append([]byte(nil), k...))
+			j := FoldJob{}
+			if err := getJSON(arts, k, &j.Article); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			if len(v) == 4*dedup.NumHashes {
+				_, j.Sig, j.HasSig = decodeSig(append(make([]byte, 8), v...))
+			}
+			if err := fold(ft, j); err != nil {
+				return fmt.Errorf("fold article %d: %w", j.Article.ID, err)
+			}
+		}
+		for _, k := range done {
+			if err := q.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(done)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: fold batch: %w", err)
+	}
+	return n, nil
+}
+
+// Story reads a story inside the transaction.
+func (ft *FoldTx) Story(id uint64) (*Story, error) {
+	st := &Story{}
+	if err := getJSON(ft.tx.Bucket(bucketStories), itob(id), st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// NewStory starts a story with a as its first article and stores both.
+func (ft *FoldTx) NewStory(a *Article) (*Story, error) {
+	stories := ft.tx.Bucket(bucketStories)
+	id, err := stories.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	st := &Story{ID: id, Title: a.Title, Articles: []uint64{a.ID}, Count: 1, Created: ft.now, Updated: ft.now}
+	a.StoryID = id
+	if err := putJSON(stories, itob(id), st); err != nil {
+		return nil, err
+	}
+	return st, putJSON(ft.tx.Bucket(bucketArticles), itob(a.ID), a)
+}
+
+// Join adds a to st and stores both; an article already in st is kept as
+// it is.
+func (ft *FoldTx) Join(st *Story, a *Article) error {
+	if a.StoryID != st.ID {
+		if len(st.Articles) < maxStoryArticles {
+			st.Articles = append(st.Articles, a.ID)
+		}
+		st.Count++
+		a.StoryID = st.ID
+		if err := putJSON(ft.tx.Bucket(bucketArticles), itob(a.ID), a); err != nil {
+			return err
+		}
+	}
+	st.Updated = ft.now
+	return ft.SaveStory(st)
+}
+
+// SaveStory stores a changed story.
+func (ft *FoldTx) SaveStory(st *Story) error {
+	return putJSON(ft.tx.Bucket(bucketStories), itob(st.ID), st)
+}
+
+// PutSig records the signature reprints of the story are compared with,
+// and when the story last took an article.
+func (ft *FoldTx) PutSig(storyID uint64, sig dedup.Signature) error {
+	return ft.tx.Bucket(bucketStorySigs).Put(itob(storyID), encodeSig(ft.now, sig))
+}
+
+// QueueAlert hands a story that became news on topics to the summarize
+// stage.
+func (ft *FoldTx) QueueAlert(a Alert) (*Alert, error) {
+	return queueAlert(ft.tx, a)
+}
