@@ -1,6 +1,7 @@
 // Package bot is dozor's Telegram side: the commands subscribers and admins
 // type, the approval of new users, and the connection to the Bot API (long
-// polling or a webhook). Alerts themselves are sent by the Deliverer.
+// polling or a webhook), and the layout of alerts, which the deliver stage
+// (jobs.Deliverer) sends through Alerts.
 package bot
 
 import (
@@ -21,6 +22,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"dozor/internal/backoff"
 	"dozor/internal/fetch"
 	"dozor/storage"
 )
@@ -198,7 +200,7 @@ func New(opts Options) (*Bot, error) {
 	return b, nil
 }
 
-// API is the Bot API client, shared with the Deliverer.
+// API is the Bot API client, shared with the deliver stage.
 func (b *Bot) API() *tgbot.Bot { return b.api }
 
 // Run connects to Telegram and handles updates until ctx ends; call it
@@ -242,8 +244,7 @@ func (b *Bot) mode() string {
 // getMe learns the bot's username, retrying while Telegram is unreachable;
 // a rejected token is fatal.
 func (b *Bot) getMe(ctx context.Context) (*models.User, error) {
-	wait := time.Second
-	for {
+	for failures := 1; ; failures++ {
 		me, err := b.api.GetMe(ctx)
 		if err == nil {
 			return me, nil
@@ -254,15 +255,16 @@ func (b *Bot) getMe(ctx context.Context) (*models.User, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		wait := connectBackoff.Delay(failures)
 		b.log.Warn("bot: cannot reach Telegram, retrying", "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return nil, err
 		}
-		wait = min(wait*2, 30*time.Second)
 	}
 }
+
+// connectBackoff spaces the attempts to reach Telegram at start-up.
+var connectBackoff = backoff.Policy{Base: time.Second, Max: 30 * time.Second}
 
 func (b *Bot) runPolling(ctx context.Context) error {
 	// getUpdates fails with 409 while a webhook is set, for example by an

@@ -224,7 +224,7 @@ func (b *Bot) ensureAdmin(from *models.User) (storage.User, error) {
 }
 
 // reactivate clears Inactive when a user who had blocked the bot writes
-// again (the Deliverer sets it on 403).
+// again (the deliver stage sets it on 403).
 func (b *Bot) reactivate(u *storage.User) {
 	if !u.Inactive {
 		return

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"dozor/internal/backoff"
 	"dozor/internal/pacer"
 	"dozor/storage"
@@ -136,19 +138,18 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}
 	r := newDeliveryRun(d)
 	jobs := make(chan sendJob)
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for range r.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			for j := range jobs {
 				r.deliver(ctx, j)
 			}
-		}()
+			return nil
+		})
 	}
 	r.dispatch(ctx, jobs)
 	close(jobs)
-	wg.Wait()
+	_ = g.Wait() // workers never fail: outcomes are recorded per message
 	r.flushUsage()
 	return nil
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"dozor/internal/summary"
 	"dozor/storage"
@@ -42,10 +39,6 @@ type Summaries struct {
 	Next Signal
 	Now  func() time.Time
 	Log  *slog.Logger
-
-	// One summary in flight per story: two alerts on one story (a reprint
-	// that matched another topic) must not make two model calls.
-	flight singleflight.Group
 }
 
 const (
@@ -56,7 +49,7 @@ const (
 // Run summarises until ctx ends; alerts in progress at shutdown stay
 // queued, and no fallback the deadline did not call for is stored.
 func (s *Summaries) Run(ctx context.Context) error {
-	q := &summaryQueue{s: s, made: map[uint64]*storage.Summary{}}
+	q := &summaryQueue{s: s, made: map[uint64]*storage.Summary{}, busy: map[uint64][]storage.Alert{}}
 	pool(ctx, s.Workers, s.Wake, summaryFlush, q, func(what string, err error) {
 		s.log().Error("summarize stage: "+what, "err", err)
 	})
@@ -69,10 +62,15 @@ func (s *Summaries) now() time.Time { return nowOr(s.Now) }
 
 // summaryQueue is the stage's state, owned by the pool's goroutine.
 type summaryQueue struct {
-	s     *Summaries
-	fifo  []storage.Alert
-	last  uint64
-	made  map[uint64]*storage.Summary // summaries not committed yet, by story
+	s    *Summaries
+	fifo []storage.Alert
+	last uint64
+	made map[uint64]*storage.Summary // summaries not committed yet, by story
+	// busy holds, per story with a summary in progress, the further alerts
+	// on it: two alerts on one story (a reprint that matched another
+	// topic) must not make two model calls, so the second waits for the
+	// first and reuses its summary.
+	busy  map[uint64][]storage.Alert
 	batch []storage.Summarized
 	usage storage.Usage
 	// later holds alerts a store error held up, retried from laterAt.
@@ -113,25 +111,28 @@ func (q *summaryQueue) next(now time.Time) (summaryJob, bool, time.Duration) {
 		}
 		q.fifo, q.later = q.later, nil
 	}
-	if len(q.fifo) == 0 {
-		return summaryJob{}, false, 0
+	for len(q.fifo) > 0 {
+		a := q.fifo[0]
+		q.fifo = q.fifo[1:]
+		if waiting, ok := q.busy[a.StoryID]; ok {
+			q.busy[a.StoryID] = append(waiting, a)
+			continue
+		}
+		q.busy[a.StoryID] = nil
+		return summaryJob{alert: a, have: q.made[a.StoryID]}, true, 0
 	}
-	a := q.fifo[0]
-	q.fifo = q.fifo[1:]
-	return summaryJob{alert: a, have: q.made[a.StoryID]}, true, 0
+	return summaryJob{}, false, 0
 }
 
 func (q *summaryQueue) work(ctx context.Context, j summaryJob) summaryDone {
 	if j.have != nil {
 		return summaryDone{}
 	}
-	v, err, _ := q.s.flight.Do(strconv.FormatUint(j.alert.StoryID, 10), func() (any, error) {
-		return q.s.summarize(ctx, j.alert)
-	})
+	d, err := q.s.summarize(ctx, j.alert)
 	if err != nil {
 		return summaryDone{err: err}
 	}
-	return v.(summaryDone)
+	return d
 }
 
 // summarize writes the story's summary unless one is stored; it stores
@@ -178,6 +179,9 @@ func (s *Summaries) summarize(ctx context.Context, al storage.Alert) (summaryDon
 }
 
 func (q *summaryQueue) done(j summaryJob, d summaryDone, aborted bool) bool {
+	// The story's other alerts go first now, and reuse what this one made.
+	q.fifo = append(q.busy[j.alert.StoryID], q.fifo...)
+	delete(q.busy, j.alert.StoryID)
 	if aborted {
 		q.fifo = append([]storage.Alert{j.alert}, q.fifo...)
 		return false

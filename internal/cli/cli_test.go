@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,7 +150,6 @@ func TestPollPrintsMatchesFailuresAndCount(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("poll: %d %s", code, stderr)
 	}
-	t.Log(out)
 	for _, want := range []string{"[vtb] ВТБ рассматривает создание ИИ-центра в Китае", "https://news.example/vtb", "Лента",
 		"FAILED " + srv.URL + "/gone", "404", "1 new articles", "1 matches"} {
 		if !strings.Contains(out, want) {
@@ -233,5 +233,71 @@ func TestPrintedErrorsAreScrubbed(t *testing.T) {
 	}
 	if f := leaked(stderr); len(f) > 0 {
 		t.Errorf("stderr has %q: %s", f, stderr)
+	}
+}
+
+// poll waits for the pages and summaries of what matched, never for the
+// pages of what did not: those stay queued for dozor run, and the last
+// line says how many.
+func TestPollWaitsOnlyForWhatMatched(t *testing.T) {
+	env(t, "FETCH_ALLOW_PRIVATE", "true", "FETCH_CONCURRENCY", "2")
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var pages atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/rss":
+			var items strings.Builder
+			for i := range 30 {
+				fmt.Fprintf(&items, `<item><title>Погода %d</title><link>%s/p/%d</link><description>Дождь.</description><pubDate>%s</pubDate></item>`,
+					i, srv.URL, i, time.Now().Format(time.RFC1123Z))
+			}
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Лента</title>
+<item><title>ВТБ рассматривает создание ИИ-центра в Китае</title><link>%s/vtb</link>
+<description>Банк ВТБ прорабатывает создание центра ИИ в Китае.</description><pubDate>%s</pubDate></item>%s
+</channel></rss>`, srv.URL, time.Now().Format(time.RFC1123Z), items.String())
+		case r.URL.Path == "/vtb":
+			fmt.Fprint(w, `<html><body><article><h1>ВТБ рассматривает создание ИИ-центра в Китае</h1>
+<p>Банк ВТБ прорабатывает создание центра компетенций в области искусственного интеллекта на территории Китая.</p>
+<p>ВТБ уже имеет представительство в Шанхае, что может упростить создание нового центра.</p></article></body></html>`)
+		default:
+			// Pages of what matched nothing hang until the test ends.
+			pages.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer srv.Close()
+	os.WriteFile("wl.yaml", []byte(fmt.Sprintf("sources:\n  - url: %s/rss\ntopics:\n  - name: vtb\n    query: ВТБ Китай\n  - name: shanghai\n    query: Шанхай\n", srv.URL)), 0o600)
+	if code, _, stderr := dozor(t, "import", "wl.yaml"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, stderr := dozor(t, "poll")
+	if code != 0 {
+		t.Fatalf("poll: %d %s", code, stderr)
+	}
+	for _, want := range []string{
+		"Matched on the feeds' text:\n[vtb] ВТБ рассматривает создание ИИ-центра в Китае",
+		// The page's full text matched one more topic.
+		"Summaries:\n[vtb, shanghai] ВТБ рассматривает создание ИИ-центра в Китае\n    summary (extractive fallback): ",
+		"1 matches", "1 summarised",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("poll output lacks %q:\n%s", want, out)
+		}
+	}
+	var remaining int
+	last := out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]
+	if _, err := fmt.Sscanf(last[strings.LastIndex(last, "; ")+2:], "%d pages remain queued for dozor run", &remaining); err != nil {
+		t.Fatalf("last line %q: %v", last, err)
+	}
+	if remaining < 28 || remaining > 30 {
+		t.Errorf("%d pages remain queued, want the 30 of what matched nothing but those in flight", remaining)
+	}
+	if n := pages.Load(); n > 2 {
+		t.Errorf("%d pages of what matched nothing were requested; one host takes one at a time", n)
 	}
 }

@@ -41,6 +41,9 @@ func (a *app) poll(ctx context.Context) error {
 		return perr
 	}
 	printed := map[uint64]bool{}
+	if len(rep.Matches) > 0 {
+		fmt.Fprintln(a.stdout, "Matched on the feeds' text:")
+	}
 	for _, m := range rep.Matches {
 		printArticle(a.stdout, m.Article, m.Topics)
 		printed[m.Article.ID] = true
@@ -48,23 +51,32 @@ func (a *app) poll(ctx context.Context) error {
 	for _, f := range rep.Failures {
 		fmt.Fprintf(a.stdout, "FAILED %s: %v\n", f.Source.URL, f.Err)
 	}
-
+	if st.UrgentWork() {
+		fmt.Fprintf(a.stdout, "(waiting for the pages and summaries of what matched, at most %s)\n", a.cfg.SummaryDeadline)
+	}
 	waited, werr := a.drain(ctx, st, p)
-	fmt.Fprintln(a.stdout)
+
 	summarised := 0
+	if len(rep.Matches) > 0 {
+		fmt.Fprintln(a.stdout, "\nSummaries:")
+	}
 	for _, m := range rep.Matches {
-		if printSummary(a.stdout, st, a.cfg.SummaryLanguage, m.Article.ID, "") {
+		if printOutcome(a.stdout, st, a.cfg.SummaryLanguage, m.Article.ID) {
 			summarised++
 		}
 	}
 	late := 0
 	err = st.ArticlesSince(start, func(art *storage.Article) bool {
-		if len(art.Topics) > 0 && !printed[art.ID] && !art.Matched.IsZero() {
-			late++
-			printArticle(a.stdout, *art, art.Topics)
-			if printSummary(a.stdout, st, a.cfg.SummaryLanguage, art.ID, "matched on the full text") {
-				summarised++
-			}
+		if len(art.Topics) == 0 || printed[art.ID] {
+			return true
+		}
+		if late == 0 {
+			fmt.Fprintln(a.stdout, "\nMatched on the full text:")
+		}
+		late++
+		printArticle(a.stdout, *art, art.Topics)
+		if printOutcome(a.stdout, st, a.cfg.SummaryLanguage, art.ID) {
+			summarised++
 		}
 		return true
 	})
@@ -112,54 +124,40 @@ func printArticle(out io.Writer, a storage.Article, topics []string) {
 	fmt.Fprintf(out, "[%s] %s\n    %s%s\n    %s\n", strings.Join(topics, ", "), oneLine(a.Title), a.Source, when, a.URL)
 }
 
-// printSummary prints what became of a matched article, and reports
-// whether it printed a summary.
-func printSummary(out io.Writer, st *storage.Store, lang string, id uint64, note string) bool {
+// printOutcome prints what became of a matched article: its summary, or
+// why there is none. It reports whether it printed a summary.
+func printOutcome(out io.Writer, st *storage.Store, lang string, id uint64) bool {
 	a, err := st.Article(id)
 	if err != nil {
 		return false
 	}
-	var s storage.Summary
-	var story storage.Story
-	if a.StoryID != 0 {
-		story, _ = st.Story(a.StoryID)
-		s, err = st.Summary(a.StoryID, lang)
-	}
+	title := fmt.Sprintf("[%s] %s", strings.Join(a.Topics, ", "), oneLine(a.Title))
 	switch {
 	case a.Backlog:
-		note = join(note, "backlog: stored, no alert")
+		fmt.Fprintf(out, "%s\n    (backlog: stored, no alert)\n", title)
+		return false
 	case a.StoryID == 0:
-		note = join(note, "its page is still queued")
-	case len(story.Articles) > 0 && story.Articles[0] != a.ID:
-		note = join(note, "reprint of a story already reported")
-	}
-	if note != "" && (a.Backlog || a.StoryID == 0 || err != nil) {
-		fmt.Fprintf(out, "(%s) %s\n", note, oneLine(a.Title))
+		fmt.Fprintf(out, "%s\n    (its page is still queued; dozor run summarises it)\n", title)
 		return false
 	}
+	s, err := st.Summary(a.StoryID, lang)
 	if err != nil {
+		note := "not summarised yet; dozor run does it"
+		if story, serr := st.Story(a.StoryID); serr == nil && len(story.Articles) > 0 && story.Articles[0] != a.ID {
+			note = "reprint of a story already reported"
+		}
+		fmt.Fprintf(out, "%s\n    (%s)\n", title, note)
 		return false
 	}
 	label := "summary"
 	if s.Extractive {
 		label = "summary (extractive fallback)"
 	}
-	head := oneLine(a.Title)
-	if note != "" {
-		head += " (" + note + ")"
-	}
-	fmt.Fprintf(out, "%s\n    %s: %s\n", head, label, oneLine(s.Text))
+	fmt.Fprintf(out, "%s\n    %s: %s\n", title, label, oneLine(s.Text))
 	for _, k := range s.KeyPoints {
 		fmt.Fprintf(out, "      • %s\n", oneLine(k))
 	}
 	return true
-}
-
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -97,7 +97,7 @@ var vars = []Var{
 	{Name: "FETCH_CONCURRENCY", Default: "8", Help: "requests in flight at once overall (one per host at most)",
 		set: func(c *Config, v string) error { return intRange(&c.FetchWorkers, v, 1, 256) }},
 
-	{Name: "FETCH_FULL_TEXT", Default: "true", Help: "fetch each new article's page and extract its main text for matching and summaries",
+	{Name: "FETCH_FULL_TEXT", Default: "true", Help: "fetch article pages where they can change the outcome: teaser-only feeds, and every story that alerts (for its summary); false never fetches pages",
 		set: func(c *Config, v string) error { return boolean(&c.FetchFullText, v) }},
 
 	{Name: "OPENAI_BASE_URL", Default: "", Help: "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama; empty with no key = built-in extractive summaries",
