@@ -70,6 +70,7 @@ type hostPages struct {
 	holdUntil    time.Time // Retry-After: nothing is fetched before
 	downUntil    time.Time // failing: pages go on without fetching
 	failures     int
+	inTurn       bool // in the rotation: pages queued or in flight
 }
 
 func (h *hostPages) empty() bool { return len(h.urgent)+len(h.bulk) == 0 }
@@ -78,8 +79,8 @@ func (h *hostPages) empty() bool { return len(h.urgent)+len(h.bulk) == 0 }
 type pageQueue struct {
 	p       *Pager
 	topics  *topicCache
-	hosts   map[string]*hostPages
-	order   []*hostPages // round-robin over hosts with pages
+	hosts   map[string]*hostPages // also those without pages, while they are held or failing
+	order   []*hostPages          // round-robin over hosts with pages
 	turn    int
 	last    [2]uint64 // highest article id read per lane: urgent, bulk
 	results []storage.PageResult
@@ -129,6 +130,9 @@ func (q *pageQueue) add(j storage.PageJob, front bool) {
 	if h == nil {
 		h = &hostPages{name: j.Host}
 		q.hosts[j.Host] = h
+	}
+	if !h.inTurn {
+		h.inTurn = true
 		q.order = append(q.order, h)
 	}
 	lane := &h.bulk
@@ -142,8 +146,10 @@ func (q *pageQueue) add(j storage.PageJob, front bool) {
 	}
 }
 
-// drop takes a host with nothing left out of the rotation.
-func (q *pageQueue) drop(h *hostPages) {
+// drop takes a host with nothing left out of the rotation. Its hold and
+// failures are kept while they last: the next page for it must wait too.
+func (q *pageQueue) drop(h *hostPages, now time.Time) {
+	h.inTurn = false
 	for i, x := range q.order {
 		if x == h {
 			q.order = append(q.order[:i], q.order[i+1:]...)
@@ -158,7 +164,17 @@ func (q *pageQueue) drop(h *hostPages) {
 	} else {
 		q.turn = 0
 	}
-	delete(q.hosts, h.name)
+	if !now.Before(h.holdUntil) && !now.Before(h.downUntil) && h.failures == 0 {
+		delete(q.hosts, h.name)
+	}
+	if len(q.hosts) > 4*len(q.order)+1024 {
+		// Forget the failing hosts whose rest is over.
+		for name, x := range q.hosts {
+			if !x.inTurn && !now.Before(x.holdUntil) && !now.Before(x.downUntil) {
+				delete(q.hosts, name)
+			}
+		}
+	}
 }
 
 // next takes the next host's turn: hosts with urgent pages first, then the
@@ -306,8 +322,8 @@ func (q *pageQueue) done(j pageJob, d pageDone, aborted bool) bool {
 	if d.err != nil && !d.notFound {
 		q.p.log().Debug("full text unavailable; using the feed's text", "article_id", j.ArticleID, "err", d.err)
 	}
-	if h.empty() && !h.busy && q.hosts[h.name] == h {
-		q.drop(h)
+	if h.empty() && !h.busy && h.inTurn {
+		q.drop(h, now)
 	}
 	q.results = append(q.results, d.result)
 	return len(q.results) >= pageBatch
