@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
 	"dozor/storage"
@@ -161,15 +160,7 @@ func (b *Bot) onDecision(ctx context.Context, q *models.CallbackQuery, msg *mode
 	}
 	// The request stays in the admin's chat with the verdict instead of the
 	// buttons, so nobody presses them again.
-	_, err = b.api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
-		ChatID:    msg.Chat.ID,
-		MessageID: msg.ID,
-		Text:      approvalText(lang, u, nil) + "\n\n" + verdict,
-		ParseMode: models.ParseModeHTML,
-	})
-	if err != nil {
-		b.log.Warn("bot: edit approval request", "err", err)
-	}
+	b.edit(ctx, msg.Chat.ID, msg.ID, approvalText(lang, u, nil)+"\n\n"+verdict, nil)
 }
 
 func firstLine(s string) string {

@@ -16,6 +16,7 @@ import (
 const carolID = int64(3001)
 
 func TestAdminCommandsRefusedToOthers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	now := time.Now()
 	h.approved(aliceID, "en", "banks")
@@ -66,6 +67,7 @@ func TestAdminCommandsRefusedToOthers(t *testing.T) {
 }
 
 func TestWatchAndUnwatch(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en")
 	m := h.ask(adminID, adminID, "/watch vtb-china (ВТБ OR VTB) (Китай OR China)")
@@ -117,6 +119,7 @@ func TestWatchAndUnwatch(t *testing.T) {
 }
 
 func TestWatchlistSplitsLongLists(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	now := time.Now()
 	for i := range 60 {
@@ -143,6 +146,7 @@ func TestWatchlistSplitsLongLists(t *testing.T) {
 }
 
 func TestTestCommand(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	now := time.Now()
 	h.saveArticle("https://a.example/1", "ВТБ откроет центр в Китае", "Банк ВТБ сообщил о планах.", "РБК", now.Add(-2*time.Hour), false)
@@ -189,6 +193,7 @@ func feedServer(t *testing.T) *httptest.Server {
 }
 
 func TestSources(t *testing.T) {
+	t.Parallel()
 	srv := feedServer(t)
 	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{AllowPrivate: true, Timeout: 5 * time.Second}) })
 
@@ -240,6 +245,7 @@ func TestSources(t *testing.T) {
 }
 
 func TestAddSourceFullText(t *testing.T) {
+	t.Parallel()
 	srv := feedServer(t)
 	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{AllowPrivate: true, Timeout: 5 * time.Second}) })
 	feedURL := srv.URL + "/rss"
@@ -296,6 +302,7 @@ func TestAddSourceFullText(t *testing.T) {
 }
 
 func TestSourcesShowPageMode(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	now := time.Now()
 	add := func(name, mode string, fn func(*storage.Source)) {
@@ -380,6 +387,7 @@ func TestSourcesShowPageMode(t *testing.T) {
 }
 
 func TestAddSourceRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
 	srv := feedServer(t)
 	h := newHarness(t, func(o *Options) { o.Fetcher = fetch.New(fetch.Options{Timeout: 5 * time.Second}) })
 	m := h.ask(adminID, adminID, "/addsource "+srv.URL+"/rss")
@@ -390,6 +398,7 @@ func TestAddSourceRefusesPrivateAddresses(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	now := time.Now()
 	h.approved(aliceID, "en", "banks")
@@ -445,6 +454,7 @@ func TestStats(t *testing.T) {
 }
 
 func TestUsersApproveBan(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	now := time.Now()
 	h.ask(carolID, carolID, "/start", withName("Carol <&>")...)

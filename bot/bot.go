@@ -21,9 +21,11 @@ import (
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
+	"golang.org/x/sync/errgroup"
 
 	"dozor/internal/backoff"
 	"dozor/internal/fetch"
+	"dozor/internal/pacer"
 	"dozor/storage"
 )
 
@@ -37,9 +39,9 @@ const (
 const offsetKey = "telegram_offset"
 
 const (
-	// maxRunningHandlers bounds the updates handled at once, so a burst of
-	// messages queues instead of piling work onto bbolt and Telegram.
-	maxRunningHandlers = 16
+	// chatSlots bounds the chats whose updates are handled at once, so a
+	// burst of messages queues instead of piling work onto bbolt.
+	chatSlots = 32
 	// shutdownGrace is how long running handlers may finish their replies
 	// after Run's context ends before their own context is cancelled.
 	shutdownGrace = 10 * time.Second
@@ -72,8 +74,12 @@ type Options struct {
 	SummaryLang   string // language summaries are made in, for /latest
 	Store         *storage.Store
 	Fetcher       *fetch.Fetcher // for /addsource; nil disables it
-	Log           *slog.Logger
-	Now           func() time.Time
+	// Pacer is the one pacer of everything the bot sends, shared with the
+	// deliver stage; replies go at reply priority, before alerts. Nil makes
+	// one for the bot alone, run by Run.
+	Pacer *pacer.Pacer
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Bot is dozor's Telegram bot.
@@ -98,8 +104,10 @@ type Bot struct {
 	// shutdownGrace so replies in progress are not cut off.
 	hctx context.Context
 
-	running sync.WaitGroup
-	slots   chan struct{}
+	inbox   *inbox
+	budget  *budget
+	pace    *pacer.Pacer
+	ownPace bool // made by New: Run runs it
 
 	offMu     sync.Mutex
 	inflight  map[int64]int
@@ -148,7 +156,9 @@ func New(opts Options) (*Bot, error) {
 		admins:      map[int64]bool{},
 		open:        opts.Access == AccessOpen,
 		summaryLang: opts.SummaryLang,
-		slots:       make(chan struct{}, maxRunningHandlers),
+		inbox:       newInbox(chatSlots),
+		budget:      newBudget(),
+		pace:        opts.Pacer,
 		inflight:    map[int64]int{},
 		ready:       make(chan struct{}),
 	}
@@ -157,6 +167,9 @@ func New(opts Options) (*Bot, error) {
 	}
 	if b.now == nil {
 		b.now = time.Now
+	}
+	if b.pace == nil {
+		b.pace, b.ownPace = pacer.New(30), true
 	}
 	for _, id := range opts.AdminIDs {
 		if !b.admins[id] {
@@ -176,6 +189,10 @@ func New(opts Options) (*Bot, error) {
 
 	tgOpts := []tgbot.Option{
 		tgbot.WithSkipGetMe(), // Run calls getMe itself and keeps the username
+		// The library's one worker hands each update, in order, to track,
+		// which queues it on its chat's inbox and returns at once.
+		tgbot.WithNotAsyncHandlers(),
+		tgbot.WithWorkers(1),
 		tgbot.WithMiddlewares(b.track, b.recoverPanics),
 		tgbot.WithDefaultHandler(b.onOther),
 		tgbot.WithErrorsHandler(b.onLibraryError),
@@ -208,6 +225,16 @@ func (b *Bot) API() *tgbot.Bot { return b.api }
 // caller may close the store right after. Errors are fatal ones: a
 // rejected token, a webhook that cannot be set up.
 func (b *Bot) Run(ctx context.Context) error {
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hcancel()
+	b.hctx = hctx
+	// What handlers need keeps running until they are done.
+	var bg errgroup.Group
+	if b.ownPace {
+		bg.Go(func() error { return b.pace.Run(hctx) })
+	}
+	defer func() { hcancel(); _ = bg.Wait() }()
+
 	me, err := b.getMe(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -218,10 +245,6 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.username = me.Username
 	b.log.Info("bot: connected", "username", me.Username, "mode", b.mode())
 	b.setCommands(ctx)
-
-	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer hcancel()
-	b.hctx = hctx
 
 	if b.webhookURL != "" {
 		err = b.runWebhook(ctx)
@@ -363,7 +386,7 @@ func (b *Bot) webhookHandler() http.Handler {
 func (b *Bot) waitHandlers(cancel context.CancelFunc) {
 	done := make(chan struct{})
 	go func() {
-		b.running.Wait()
+		b.inbox.wait()
 		close(done)
 	}()
 	select {
@@ -376,29 +399,33 @@ func (b *Bot) waitHandlers(cancel context.CancelFunc) {
 	<-done
 }
 
-// track is the outermost middleware. The library builds the middleware
-// chain synchronously in ProcessUpdate and only then starts the handler's
-// goroutine, so counting here (not inside the returned func) happens before
-// Start returns and Run's Wait cannot miss a handler.
+// track is the outermost middleware. The library calls it for each update
+// in order, from its one worker; it checks the sender's budget and queues
+// the rest of the chain on the chat's inbox, so it returns at once.
 func (b *Bot) track(next tgbot.HandlerFunc) tgbot.HandlerFunc {
-	b.running.Add(1)
-	return func(ctx context.Context, api *tgbot.Bot, upd *models.Update) {
-		defer b.running.Done()
-		if b.hctx != nil {
-			ctx = b.hctx
-		}
+	return func(_ context.Context, api *tgbot.Bot, upd *models.Update) {
 		b.beginUpdate(upd.ID)
-		select {
-		case b.slots <- struct{}{}:
-		case <-ctx.Done():
-			b.endUpdate(upd.ID, false)
-			return
+		chat := chatOf(upd)
+		if from := senderOf(upd); from != 0 {
+			if ok, note := b.budget.take(from, time.Now()); !ok {
+				b.log.Debug("bot: over the update budget: dropped", "user_id", from, "update_id", upd.ID)
+				if !note {
+					b.endUpdate(upd.ID, false)
+					return
+				}
+				b.inbox.push(chat, func() {
+					b.slowDown(b.hctx, chat, upd)
+					b.endUpdate(upd.ID, false)
+				})
+				return
+			}
 		}
-		defer func() { <-b.slots }()
-		st := &updateState{}
-		next(context.WithValue(ctx, updateStateKey{}, st), api, upd)
-		b.endUpdate(upd.ID, !st.quiet)
-		b.handled.Add(1)
+		b.inbox.push(chat, func() {
+			st := &updateState{}
+			next(context.WithValue(b.hctx, updateStateKey{}, st), api, upd)
+			b.endUpdate(upd.ID, !st.quiet)
+			b.handled.Add(1)
+		})
 	}
 }
 

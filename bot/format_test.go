@@ -122,6 +122,7 @@ func alertTestView() AlertView {
 }
 
 func TestFormatAlertHostileText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		mod      func(*AlertView)
@@ -237,6 +238,7 @@ func TestFormatAlertHostileText(t *testing.T) {
 }
 
 func TestFormatAlertLayout(t *testing.T) {
+	t.Parallel()
 	loc := alertTestLoc(t, "Europe/Moscow")
 	v := alertTestView()
 	v.Summary.KeyPoints = []string{"one", "two", "three", "four"}
@@ -292,6 +294,7 @@ func TestFormatAlertLayout(t *testing.T) {
 }
 
 func TestFormatAlertLimits(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("Длинный заголовок ", 600)[:10000]
 	emoji := strings.Repeat("😀", 5000) // 10,000 UTF-16 units
 	tests := []struct {
@@ -359,6 +362,7 @@ func TestFormatAlertLimits(t *testing.T) {
 }
 
 func TestTruncateUTF16(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		n    int
@@ -388,6 +392,7 @@ func TestTruncateUTF16(t *testing.T) {
 }
 
 func TestFormatGroup(t *testing.T) {
+	t.Parallel()
 	loc := alertTestLoc(t, "Europe/Moscow")
 	mk := func(i int, title string) AlertView {
 		v := alertTestView()
@@ -462,6 +467,7 @@ func TestFormatGroup(t *testing.T) {
 }
 
 func TestAlertKeyboard(t *testing.T) {
+	t.Parallel()
 	cyr32 := strings.Repeat("я", 32) // 64 bytes: "mute:" makes 69
 	cyr29 := strings.Repeat("я", 29) // 58 bytes: 63 with "mute:"
 	tests := []struct {

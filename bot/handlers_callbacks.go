@@ -135,14 +135,7 @@ func (b *Bot) onToggle(ctx context.Context, q *models.CallbackQuery, msg *models
 			}
 		}
 	}
-	_, err = b.api.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{
-		ChatID:      msg.Chat.ID,
-		MessageID:   msg.ID,
-		ReplyMarkup: topicsKeyboard(names, nu),
-	})
-	if err != nil {
-		b.log.Warn("bot: edit topics keyboard", "err", err)
-	}
+	b.editButtons(ctx, msg.Chat.ID, msg.ID, topicsKeyboard(names, nu))
 }
 
 // onMute is the 🔕 button under an alert.
@@ -180,18 +173,7 @@ func (b *Bot) onSetting(ctx context.Context, q *models.CallbackQuery, msg *model
 	if msg == nil {
 		return
 	}
-	_, err := b.api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
-		ChatID:      msg.Chat.ID,
-		MessageID:   msg.ID,
-		Text:        settingsText(nu),
-		ParseMode:   models.ParseModeHTML,
-		ReplyMarkup: settingsKeyboard(nu),
-	})
-	// Pressing the button of the current value edits nothing; Telegram
-	// says "message is not modified", which is fine.
-	if err != nil && !strings.Contains(err.Error(), "not modified") {
-		b.log.Warn("bot: edit settings", "err", err)
-	}
+	b.edit(ctx, msg.Chat.ID, msg.ID, settingsText(nu), settingsKeyboard(nu))
 }
 
 // onSimilar is the 🔎 button: the other articles of the story, else

@@ -182,6 +182,7 @@ func (h *harness) counts() storage.Counts {
 }
 
 func TestApprovalFlow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.store.PutTopic("fintech", "fintech OR финтех", time.Now())
 
@@ -222,6 +223,7 @@ func TestApprovalFlow(t *testing.T) {
 }
 
 func TestGroupAsksForApproval(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	group := int64(-7001)
 	m := h.ask(group, aliceID, "/start@"+h.fake.BotUsername(), withName("Alice")...)
@@ -239,6 +241,7 @@ func TestGroupAsksForApproval(t *testing.T) {
 }
 
 func TestDenyMeansSilence(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.ask(bobID, bobID, "/start", tgfake.LanguageCode("ru"))
 	req := h.next(adminID)
@@ -272,6 +275,7 @@ func TestDenyMeansSilence(t *testing.T) {
 }
 
 func TestAccessOpen(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(o *Options) { o.Access = AccessOpen })
 	m := h.ask(aliceID, aliceID, "/start", tgfake.LanguageCode("ru-RU"))
 	mustContain(t, m.Plain, "Привет", "/topics")
@@ -284,6 +288,7 @@ func TestAccessOpen(t *testing.T) {
 }
 
 func TestAdminIsAlwaysApproved(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	m := h.ask(adminID, adminID, "/start")
 	mustContain(t, m.Plain, "/topics")
@@ -295,6 +300,7 @@ func TestAdminIsAlwaysApproved(t *testing.T) {
 }
 
 func TestUnknownUsersAndText(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	m := h.ask(aliceID, aliceID, "/topics")
 	mustContain(t, m.Plain, "/start")
@@ -311,6 +317,7 @@ func TestUnknownUsersAndText(t *testing.T) {
 }
 
 func TestTopicsToggle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en", "banks")
 	h.store.PutTopic("banks", "bank OR банк", time.Now())
@@ -363,6 +370,7 @@ func TestTopicsToggle(t *testing.T) {
 }
 
 func TestSubscribeUnsubscribe(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "ru")
 	h.store.PutTopic("vtb-china", "ВТБ Китай", time.Now())
@@ -392,6 +400,7 @@ func TestSubscribeUnsubscribe(t *testing.T) {
 }
 
 func TestLatest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en")
 	m := h.ask(aliceID, aliceID, "/latest")
@@ -430,6 +439,7 @@ func TestLatest(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en")
 	m := h.ask(aliceID, aliceID, "/settings")
@@ -484,6 +494,7 @@ func TestSettings(t *testing.T) {
 }
 
 func TestSearchComesLater(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en")
 	h.approved(bobID, "ru")
@@ -492,6 +503,7 @@ func TestSearchComesLater(t *testing.T) {
 }
 
 func TestMuteAndSimilar(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en", "vtb", "ai")
 	now := time.Now()
@@ -545,6 +557,7 @@ func TestMuteAndSimilar(t *testing.T) {
 }
 
 func TestTopicsSplitWithTheirButtons(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.approved(aliceID, "en")
 	now := time.Now()

@@ -65,6 +65,10 @@ var phrases = map[string]phrase{
 		en: "I don't know this command. All commands: /help",
 		ru: "Не знаю такой команды. Все команды: /help",
 	},
+	"slow_down": {
+		en: "Too many messages at once: I am skipping some. Please wait a little and send the command again.",
+		ru: "Слишком много сообщений сразу: часть я пропускаю. Подождите немного и отправьте команду снова.",
+	},
 	"internal_error": {
 		en: "Something went wrong on my side. Please try again later.",
 		ru: "Что-то пошло не так. Попробуйте позже.",

@@ -12,6 +12,7 @@ import (
 var verbPattern = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
 
 func TestPhrasesHaveBothLanguages(t *testing.T) {
+	t.Parallel()
 	for key, p := range phrases {
 		if strings.TrimSpace(p.en) == "" || strings.TrimSpace(p.ru) == "" {
 			t.Errorf("%s: missing a language", key)
@@ -27,6 +28,7 @@ func TestPhrasesHaveBothLanguages(t *testing.T) {
 // Every key the code asks for exists: a typo would show the key itself to
 // users.
 func TestPhraseKeysUsedExist(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +64,7 @@ func TestPhraseKeysUsedExist(t *testing.T) {
 }
 
 func TestLangFromCode(t *testing.T) {
+	t.Parallel()
 	for code, want := range map[string]string{"ru": "ru", "ru-RU": "ru", "RU": "ru", "en": "en", "en-GB": "en", "": "en", "uk": "en", "rus": "en"} {
 		if got := langFromCode(code); got != want {
 			t.Errorf("langFromCode(%q) = %q, want %q", code, got, want)
@@ -70,6 +73,7 @@ func TestLangFromCode(t *testing.T) {
 }
 
 func TestAgo(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		t      time.Time

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -8,18 +9,67 @@ import (
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
+
+	"dozor/internal/backoff"
+	"dozor/internal/pacer"
+	"dozor/jobs"
+	"dozor/storage"
 )
 
-// maxRetryAfter is the longest 429 wait a reply accepts before giving up.
-const maxRetryAfter = 30 * time.Second
+// replyDeadline is how long a reply is retried through 429s, 5xx and
+// network errors before it is given up (and logged); the command's effect
+// stands either way.
+const replyDeadline = 30 * time.Second
+
+// replyBackoff spaces retries of a reply after a server or network error.
+var replyBackoff = backoff.Policy{Base: 500 * time.Millisecond, Max: 8 * time.Second, Jitter: 0.2}
+
+// call makes one Bot API call that sends something to chat, through the
+// pacer at reply priority, and retries it while that is worth it: after a
+// 429 (which pauses the pacer for every sender), a 5xx or a network error,
+// until replyDeadline. chat 0 counts against the global limit only.
+func (b *Bot) call(ctx context.Context, chat int64, what string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, replyDeadline)
+	defer cancel()
+	var last error
+	for attempt := 1; ; attempt++ {
+		done, err := b.pace.Wait(ctx, chat, pacer.Reply)
+		if err != nil {
+			return cmp.Or(last, err)
+		}
+		err = fn(ctx)
+		done()
+		if err == nil {
+			return nil
+		}
+		last = err
+		var se *jobs.SendError
+		if !errors.As(classify(err), &se) {
+			return err
+		}
+		switch se.Kind {
+		case jobs.SendFlood:
+			b.pace.Pause(max(se.RetryAfter, time.Second))
+			b.log.Warn("bot: telegram flood control: pausing all sends", "retry_after", se.RetryAfter, "chat_id", chat, "call", what)
+		case jobs.SendRetry:
+			wait := replyBackoff.Delay(attempt)
+			b.log.Info("bot: call failed, retrying", "call", what, "chat_id", chat, "attempt", attempt, "retry_in", wait, "err", err)
+			if serr := backoff.Sleep(ctx, wait); serr != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
 
 // reply sends an HTML text without buttons.
 func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
 	b.send(ctx, chatID, text, nil)
 }
 
-// send sends an HTML message, waiting out one or two 429s. Failures are
-// logged: a user who cannot be answered needs no further handling here.
+// send sends an HTML message through the pacer. Failures are logged: a
+// user who cannot be answered needs no further handling here.
 func (b *Bot) send(ctx context.Context, chatID int64, text string, kb *models.InlineKeyboardMarkup) *models.Message {
 	p := &tgbot.SendMessageParams{
 		ChatID:             chatID,
@@ -30,26 +80,73 @@ func (b *Bot) send(ctx context.Context, chatID int64, text string, kb *models.In
 	if kb != nil {
 		p.ReplyMarkup = kb
 	}
-	for attempt := 0; ; attempt++ {
-		m, err := b.api.SendMessage(ctx, p)
-		if err == nil {
-			return m
-		}
-		var tm *tgbot.TooManyRequestsError
-		wait := time.Duration(0)
-		if errors.As(err, &tm) {
-			wait = time.Duration(max(tm.RetryAfter, 1)) * time.Second
-		}
-		if wait == 0 || wait > maxRetryAfter || attempt >= 2 {
-			b.log.Warn("bot: send message", "chat_id", chatID, "err", err)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
+	var m *models.Message
+	err := b.call(ctx, chatID, "sendMessage", func(ctx context.Context) error {
+		var err error
+		m, err = b.api.SendMessage(ctx, p)
+		return err
+	})
+	if err != nil {
+		b.log.Warn("bot: reply not delivered", "chat_id", chatID, "err", err)
+		return nil
 	}
+	return m
+}
+
+// edit replaces a message's text and buttons, through the pacer. Telegram's
+// "message is not modified" (a button for the value already shown) is no
+// failure.
+func (b *Bot) edit(ctx context.Context, chatID int64, msgID int, text string, kb *models.InlineKeyboardMarkup) {
+	p := &tgbot.EditMessageTextParams{ChatID: chatID, MessageID: msgID, Text: text, ParseMode: models.ParseModeHTML,
+		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: tgbot.True()}}
+	if kb != nil {
+		p.ReplyMarkup = kb
+	}
+	err := b.call(ctx, chatID, "editMessageText", func(ctx context.Context) error {
+		_, err := b.api.EditMessageText(ctx, p)
+		return err
+	})
+	if err != nil && !strings.Contains(err.Error(), "not modified") {
+		b.log.Warn("bot: edit message", "chat_id", chatID, "err", err)
+	}
+}
+
+// editButtons replaces a message's buttons only.
+func (b *Bot) editButtons(ctx context.Context, chatID int64, msgID int, kb *models.InlineKeyboardMarkup) {
+	err := b.call(ctx, chatID, "editMessageReplyMarkup", func(ctx context.Context) error {
+		_, err := b.api.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{ChatID: chatID, MessageID: msgID, ReplyMarkup: kb})
+		return err
+	})
+	if err != nil && !strings.Contains(err.Error(), "not modified") {
+		b.log.Warn("bot: edit buttons", "chat_id", chatID, "err", err)
+	}
+}
+
+// slowDown tells a user who sent more than their budget that the rest is
+// dropped; it is sent at most once a minute per user.
+func (b *Bot) slowDown(ctx context.Context, chat int64, upd *models.Update) {
+	lang := langEN
+	var from *models.User
+	switch {
+	case upd.Message != nil:
+		from = upd.Message.From
+	case upd.CallbackQuery != nil:
+		from = &upd.CallbackQuery.From
+	}
+	if from != nil {
+		lang = langFromCode(from.LanguageCode)
+	}
+	if u, ok, err := b.subscriber(chat); err == nil && ok {
+		if u.Status == storage.StatusBanned {
+			return
+		}
+		lang = normLang(u.Lang)
+	}
+	if upd.CallbackQuery != nil {
+		b.answer(ctx, upd.CallbackQuery.ID, stripTags(tr(lang, "slow_down")))
+		return
+	}
+	b.reply(ctx, chat, tr(lang, "slow_down"))
 }
 
 // sendBlocks sends blocks joined by sep, split into as many messages as
@@ -110,11 +207,15 @@ func stripTags(s string) string {
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&amp;", "&").Replace(sb.String())
 }
 
-// answer answers a callback query; the text shows as a small toast.
+// answer answers a callback query; the text shows as a small toast. It
+// goes through the pacer's global limit, at reply priority.
 func (b *Bot) answer(ctx context.Context, queryID, text string) {
-	_, err := b.api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{
-		CallbackQueryID: queryID,
-		Text:            truncateUTF16(text, 200),
+	err := b.call(ctx, 0, "answerCallbackQuery", func(ctx context.Context) error {
+		_, err := b.api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{
+			CallbackQueryID: queryID,
+			Text:            truncateUTF16(text, 200),
+		})
+		return err
 	})
 	if err != nil {
 		b.log.Warn("bot: answer callback", "err", err)

@@ -82,11 +82,10 @@ type SendError struct {
 
 func (e *SendError) Error() string { return e.Msg }
 
-// Pacing and retry defaults, from Telegram's published limits: about 30
-// messages a second overall and one a second per chat.
+// Delivery defaults: Telegram's published limit of about 30 messages a
+// second overall (the pacer keeps one a second per chat).
 const (
 	defaultGlobalRate = 30
-	defaultPerChatGap = time.Second
 	defaultWorkers    = 4
 	defaultMaxGroup   = 5
 
@@ -116,18 +115,19 @@ type Deliverer struct {
 	// Now is the clock for due times and what is recorded; pacing uses
 	// real time. Defaults to time.Now.
 	Now func() time.Time
-	// Global is messages per second over all chats (default 30), sent
-	// evenly, not in bursts.
+	// Global is messages per second over all chats (default 30) when the
+	// Deliverer makes its own pacer.
 	Global float64
-	// PerChat is the minimum gap between two messages to one chat,
-	// measured from Telegram's answer to the first (default 1s).
-	PerChat time.Duration
 	// Workers is how many sends may be in flight (default 4).
 	Workers int
 	// MaxGroup is how many queued stories one message may list (default 5).
 	MaxGroup int
 	// SummaryLang is the language summaries are stored in.
 	SummaryLang string
+	// Pacer is the one pacer of everything the bot sends; alerts go at
+	// bulk priority, after replies. Nil makes one of Global per second,
+	// run by Run.
+	Pacer *pacer.Pacer
 }
 
 // Run delivers until ctx ends, then waits for the sends in flight to be
@@ -137,6 +137,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		return errors.New("jobs: deliverer needs a store and a Telegram API")
 	}
 	r := newDeliveryRun(d)
+	if d.Pacer == nil {
+		// Our own pacer outlives the workers: a send in flight at shutdown
+		// still ends through it.
+		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		var pg errgroup.Group
+		pg.Go(func() error { return r.pace.Run(pctx) })
+		defer func() { stop(); _ = pg.Wait() }()
+	}
 	jobs := make(chan sendJob)
 	var g errgroup.Group
 	for range r.workers {
@@ -170,14 +178,12 @@ type deliveryRun struct {
 	now      func() time.Time
 	workers  int
 	maxGroup int
-	perChat  time.Duration
 	pace     *pacer.Pacer
 	wake     Signal
 
 	mu       sync.Mutex
 	busyUser map[int64]bool
 	busyChat map[int64]bool
-	lastSend map[int64]time.Time // real time of Telegram's last answer per chat
 	settled  map[int64]time.Time // real time each user's last job ended
 	sent     int                 // usage counters not yet written
 	failed   int
@@ -190,11 +196,10 @@ func newDeliveryRun(d *Deliverer) *deliveryRun {
 		now:      d.Now,
 		workers:  d.Workers,
 		maxGroup: d.MaxGroup,
-		perChat:  d.PerChat,
+		pace:     d.Pacer,
 		wake:     d.Wake,
 		busyUser: map[int64]bool{},
 		busyChat: map[int64]bool{},
-		lastSend: map[int64]time.Time{},
 		settled:  map[int64]time.Time{},
 	}
 	if r.now == nil {
@@ -209,14 +214,13 @@ func newDeliveryRun(d *Deliverer) *deliveryRun {
 	if r.maxGroup <= 0 {
 		r.maxGroup = defaultMaxGroup
 	}
-	if r.perChat <= 0 {
-		r.perChat = defaultPerChatGap
+	if r.pace == nil {
+		global := d.Global
+		if !(global > 0 && global < 1e6) { // also NaN
+			global = defaultGlobalRate
+		}
+		r.pace = pacer.New(global)
 	}
-	global := d.Global
-	if !(global > 0 && global < 1e6) { // also NaN
-		global = defaultGlobalRate
-	}
-	r.pace = pacer.New(global)
 	return r
 }
 
@@ -275,9 +279,13 @@ func (r *deliveryRun) round(ctx context.Context, jobs chan<- sendJob) time.Durat
 			r.mu.Unlock()
 			continue
 		}
-		if gap := r.perChat - time.Since(r.lastSend[chat]); gap > 0 {
+		if gap, free := r.pace.Free(chat); !free || gap > 0 {
+			// A reply or another send to the chat is in flight, or went
+			// out less than a gap ago: not yet.
 			r.mu.Unlock()
-			wait = min(wait, gap)
+			if gap > 0 {
+				wait = min(wait, gap)
+			}
 			continue
 		}
 		r.busyUser[uid], r.busyChat[chat] = true, true
@@ -304,13 +312,8 @@ func (r *deliveryRun) round(ctx context.Context, jobs chan<- sendJob) time.Durat
 func (r *deliveryRun) forget() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.lastSend)+len(r.settled) < 4096 {
+	if len(r.settled) < 4096 {
 		return
-	}
-	for chat, t := range r.lastSend {
-		if time.Since(t) > r.perChat {
-			delete(r.lastSend, chat)
-		}
 	}
 	for uid, t := range r.settled {
 		if time.Since(t) > time.Minute {
@@ -385,14 +388,12 @@ func (r *deliveryRun) deliver(ctx context.Context, j sendJob) {
 	plain := false
 	shown := ids[:msg.HTMLShown]
 	for migrations := 0; ; {
-		if err := r.pace.Wait(ctx); err != nil {
+		done, err := r.pace.Wait(ctx, chat, pacer.Bulk)
+		if err != nil {
 			return // shutting down before sending: the messages stay queued
 		}
-		err := r.send(ctx, chat, msg, plain)
-		r.pace.Done()
-		r.mu.Lock()
-		r.lastSend[chat] = time.Now()
-		r.mu.Unlock()
+		err = r.send(ctx, chat, msg, plain)
+		done()
 		if err == nil {
 			r.sentOK(u, shown)
 			again = again || len(shown) < len(j.msgs) // a group left some out

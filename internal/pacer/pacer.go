@@ -1,90 +1,191 @@
-// Package pacer keeps what dozor sends to Telegram within Telegram's
-// limits: evenly spaced at a global rate, never more than that many
-// arrivals in any one second, and held by everyone during a flood-control
-// pause (a 429's retry_after).
+// Package pacer is the one gate everything dozor sends to Telegram goes
+// through: command replies, callback answers, edits and alerts. It keeps
+// the bot within Telegram's limits, about 30 messages a second overall and
+// one a second per chat (20 a minute in groups), so that Telegram never has
+// to answer 429; it serves a person waiting for a reply before bulk alerts;
+// and when a 429 comes anyway, everything waits its retry_after.
 package pacer
 
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
-
-	"dozor/internal/backoff"
 )
 
-// Pacer spaces sends evenly at the global rate, keeps any one second of
-// arrivals at Telegram within that rate, and holds every send during a
-// flood-control pause. It is safe for concurrent use.
+// Priority orders waiting sends.
+type Priority int
+
+// Priorities, highest first.
+const (
+	// Reply is a send a person waits for: a command's answer, a callback
+	// answer, an edit the user asked for.
+	Reply Priority = iota
+	// Bulk is everything else: alerts, digests, broadcasts. It fills what
+	// replies leave.
+	Bulk
+)
+
+// Limits are the rates a Pacer keeps.
+type Limits struct {
+	PerSecond    float64       // sends a second overall
+	PrivateGap   time.Duration // a private chat gets one message a gap…
+	PrivateBurst int           // …after a burst of this many
+	GroupGap     time.Duration // a group gets one message a gap
+}
+
+// TelegramLimits are Telegram's: about 30 messages a second overall,
+// about one a second to a private chat and 20 a minute to a group. Short
+// bursts to a chat are said to be tolerated; dozor does not count on it.
+func TelegramLimits() Limits {
+	return Limits{PerSecond: 30, PrivateGap: time.Second, PrivateBurst: 1, GroupGap: 3 * time.Second}
+}
+
+// Pacer grants sends. Start a send with Wait and end it with the returned
+// done func once Telegram has answered: a chat has one send in flight at a
+// time, so its messages arrive in order, and a send is counted against the
+// second it was answered in. It is safe for concurrent use; Run must be
+// running for Wait to be granted.
 type Pacer struct {
-	limit *rate.Limiter
-	// slots holds, for each of ceil(rate) send slots, when its last send
-	// was answered. A send may start only a second after its slot's last
-	// answer, so however requests are delayed on the way, no second of
-	// arrivals at Telegram holds more than ceil(rate) of them; the
-	// limiter alone spaces starts, not arrivals.
-	slots chan time.Time
+	lim      Limits
+	interval time.Duration // between two starts overall
+	perSec   int           // sends started within any one second, counted to their answers
 
 	mu         sync.Mutex
+	next       time.Time   // the earliest next start
+	inflight   int         // granted, not answered
+	answered   []time.Time // answers within the last second, oldest first
+	chats      map[int64]*chat
+	waiting    [2][]*waiter // per priority, oldest first
 	pauseUntil time.Time
+	wake       chan struct{}
 }
 
-// New returns a pacer for perSecond sends a second.
+// chat is one chat's token bucket: a token a gap, up to its burst; a send
+// takes one, and the refill pauses until Telegram answered it, so the gap
+// holds between arrivals however long requests take. At most one send
+// per chat is in flight, so its messages arrive in order.
+type chat struct {
+	busy   bool
+	tokens float64
+	at     time.Time // when tokens was counted
+}
+
+// limit is a chat's gap and burst: groups and channels have negative ids.
+func (l Limits) limit(chatID int64) (time.Duration, float64) {
+	if chatID < 0 {
+		return l.GroupGap, 1
+	}
+	return l.PrivateGap, float64(max(1, l.PrivateBurst))
+}
+
+// refill counts the chat's tokens at now.
+func (c *chat) refill(gap time.Duration, burst float64, now time.Time) {
+	if d := now.Sub(c.at); d > 0 {
+		if gap <= 0 {
+			c.tokens = burst
+		} else {
+			c.tokens = min(burst, c.tokens+float64(d)/float64(gap))
+		}
+		c.at = now
+	}
+}
+
+// wait is how long until the chat has a token.
+func (c *chat) wait(gap time.Duration) time.Duration {
+	if c.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - c.tokens) * float64(gap))
+}
+
+type waiter struct {
+	chat    int64
+	ready   chan struct{}
+	granted bool
+}
+
+// New returns a pacer for Telegram's limits with perSecond sends a second
+// overall.
 func New(perSecond float64) *Pacer {
-	n := max(1, int(math.Ceil(perSecond)))
-	p := &Pacer{limit: rate.NewLimiter(rate.Limit(perSecond), 1), slots: make(chan time.Time, n)}
-	for range n {
-		p.slots <- time.Time{}
-	}
-	return p
+	l := TelegramLimits()
+	l.PerSecond = perSecond
+	return NewLimits(l)
 }
 
-// Wait blocks until a send may start, taking a slot that Done returns. On
-// error (ctx ended) no slot is held.
-func (p *Pacer) Wait(ctx context.Context) error {
-	var last time.Time
+// NewLimits returns a pacer for l.
+func NewLimits(l Limits) *Pacer {
+	if !(l.PerSecond > 0) || math.IsInf(l.PerSecond, 0) {
+		l.PerSecond = TelegramLimits().PerSecond
+	}
+	return &Pacer{
+		lim:      l,
+		interval: time.Duration(float64(time.Second) / l.PerSecond),
+		perSec:   max(1, int(math.Ceil(l.PerSecond))),
+		chats:    map[int64]*chat{},
+		wake:     make(chan struct{}, 1),
+	}
+}
+
+// Wait blocks until a send to chatID may start, and returns the func that
+// ends it. chatID 0 is a send that counts against the global limit only
+// (a callback answer). On error (ctx ended) nothing is held.
+func (p *Pacer) Wait(ctx context.Context, chatID int64, prio Priority) (done func(), err error) {
+	w := &waiter{chat: chatID, ready: make(chan struct{})}
+	p.mu.Lock()
+	p.waiting[prio] = append(p.waiting[prio], w)
+	p.mu.Unlock()
+	p.poke()
 	select {
-	case last = <-p.slots:
+	case <-w.ready:
+		return p.doneFunc(chatID), nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
-	err := p.waitFree(ctx, last)
-	if err != nil {
-		p.slots <- last
-	}
-	return err
-}
-
-func (p *Pacer) waitFree(ctx context.Context, last time.Time) error {
-	if err := backoff.Sleep(ctx, time.Until(last.Add(time.Second))); err != nil {
-		return err
-	}
-	for {
-		if err := backoff.Sleep(ctx, p.Paused()); err != nil {
-			return err
-		}
-		if err := p.limit.Wait(ctx); err != nil {
-			return err
-		}
-		if p.Paused() <= 0 {
-			return nil
-		}
-	}
-}
-
-// Done returns the slot Wait took, stamped with the time the send was
-// answered.
-func (p *Pacer) Done() { p.slots <- time.Now() }
-
-// Pause holds all sends for d from now, or longer if already paused.
-func (p *Pacer) Pause(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if w.granted {
+		// Granted as ctx ended: give the grant back, unused.
+		p.inflight--
+		if c := p.chats[chatID]; c != nil {
+			c.busy = false
+			c.tokens++ // unspent
+		}
+		p.poke()
+		return nil, ctx.Err()
+	}
+	if i := slices.Index(p.waiting[prio], w); i >= 0 {
+		p.waiting[prio] = slices.Delete(p.waiting[prio], i, i+1)
+	}
+	return nil, ctx.Err()
+}
+
+func (p *Pacer) doneFunc(chatID int64) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			now := time.Now()
+			p.mu.Lock()
+			p.inflight--
+			p.answered = append(p.answered, now)
+			if c := p.chats[chatID]; c != nil {
+				c.busy, c.at = false, now
+			}
+			p.mu.Unlock()
+			p.poke()
+		})
+	}
+}
+
+// Pause holds every send for d from now, or longer if already paused: a
+// 429 anywhere means Telegram wants quiet from the whole bot.
+func (p *Pacer) Pause(d time.Duration) {
+	p.mu.Lock()
 	if until := time.Now().Add(d); until.After(p.pauseUntil) {
 		p.pauseUntil = until
 	}
+	p.mu.Unlock()
+	p.poke()
 }
 
 // Paused is how long the current pause still lasts (≤ 0: none).
@@ -92,4 +193,133 @@ func (p *Pacer) Paused() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return time.Until(p.pauseUntil)
+}
+
+// Free is how long until a send to chatID could start as far as that chat
+// is concerned (0: now); a chat with a send in flight is not free.
+func (p *Pacer) Free(chatID int64) (time.Duration, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.chats[chatID]
+	if c == nil {
+		return 0, true
+	}
+	if c.busy {
+		return 0, false
+	}
+	gap, burst := p.lim.limit(chatID)
+	c.refill(gap, burst, time.Now())
+	return c.wait(gap), true
+}
+
+func (p *Pacer) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run grants sends until ctx ends.
+func (p *Pacer) Run(ctx context.Context) error {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		wait := p.grant(time.Now())
+		if wait > 0 {
+			t.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// grant starts every send that may start now, and returns how long until
+// the next one might (0: not before a send ends or a new one waits).
+func (p *Pacer) grant(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forget(now)
+	for {
+		if d := p.pauseUntil.Sub(now); d > 0 {
+			return d
+		}
+		if d := p.next.Sub(now); d > 0 {
+			return d
+		}
+		for len(p.answered) > 0 && now.Sub(p.answered[0]) >= time.Second {
+			p.answered = p.answered[1:]
+		}
+		if p.inflight+len(p.answered) >= p.perSec {
+			if len(p.answered) > 0 {
+				return p.answered[0].Add(time.Second).Sub(now)
+			}
+			return 0 // all in flight: wait for an answer
+		}
+		w, wait := p.pick(now)
+		if w == nil {
+			return wait
+		}
+		w.granted = true
+		p.inflight++
+		if w.chat != 0 {
+			c := p.chats[w.chat] // pick made it
+			c.busy = true
+			c.tokens--
+		}
+		p.next = now.Add(p.interval)
+		close(w.ready)
+	}
+}
+
+// pick takes the oldest waiter of the highest priority whose chat is free;
+// with none, it returns how long until one's chat will be.
+func (p *Pacer) pick(now time.Time) (*waiter, time.Duration) {
+	var wait time.Duration
+	for prio := range p.waiting {
+		q := p.waiting[prio]
+		for i, w := range q {
+			if w.chat != 0 {
+				gap, burst := p.lim.limit(w.chat)
+				c := p.chats[w.chat]
+				if c == nil {
+					c = &chat{tokens: burst, at: now}
+					p.chats[w.chat] = c
+				}
+				if c.busy {
+					continue
+				}
+				c.refill(gap, burst, now)
+				if d := c.wait(gap); d > 0 {
+					if wait == 0 || d < wait {
+						wait = d
+					}
+					continue
+				}
+			}
+			p.waiting[prio] = slices.Delete(q, i, i+1)
+			return w, 0
+		}
+	}
+	return nil, wait
+}
+
+// forget drops chats whose gap has long passed, so the map stays as small
+// as the traffic of the last few seconds.
+func (p *Pacer) forget(now time.Time) {
+	if len(p.chats) < 4096 {
+		return
+	}
+	for id, c := range p.chats {
+		if c.busy {
+			continue
+		}
+		gap, burst := p.lim.limit(id)
+		if c.refill(gap, burst, now); c.tokens >= burst {
+			delete(p.chats, id) // as good as new
+		}
+	}
 }
