@@ -25,10 +25,11 @@ const (
 	feedAccept = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 
-// parseQuery parses a query and, if it is wrong, returns the reply that
-// shows where: the query with a caret under the position.
+// parseQuery parses a topic's query and, if it is wrong or would match
+// almost everything, returns the reply that shows where: the query with a
+// caret under the position.
 func parseQuery(lang, q string) (*query.Query, string) {
-	parsed, err := query.Parse(q)
+	parsed, err := query.ParseTopic(q)
 	if err == nil {
 		return parsed, ""
 	}

@@ -534,6 +534,10 @@ func cleanFeedText(s string, oneLine bool) string {
 			continue
 		case unicode.IsControl(r) || r == '\uFEFF' || r == '\uFFFE' || r == '\uFFFF':
 			continue
+		case unicode.Is(unicode.Bidi_Control, r):
+			// U+202E and friends would make a title or name read as
+			// something else than it is.
+			continue
 		}
 		if b.Len() > 0 {
 			switch {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"dozor/storage"
@@ -509,5 +510,26 @@ func TestAlertKeyboard(t *testing.T) {
 	kb := AlertKeyboard(AlertView{Topics: []string{"x"}, Story: storage.Story{ID: 1}}, "ru")
 	if kb.InlineKeyboard[0][0].Text != "🔕 Заглушить x" || kb.InlineKeyboard[1][0].Text != "🔎 Похожие" {
 		t.Errorf("russian labels: %+v", kb.InlineKeyboard)
+	}
+}
+
+// Bidi controls in a title, summary or source would make the alert read
+// as something else than it says ("…exe.pdf" shown as "…fdp.exe").
+func TestFormatAlertDropsBidiControls(t *testing.T) {
+	t.Parallel()
+	v := alertTestView()
+	v.Article.Title = "Отчёт \u202eгдп.exe\u202c за квартал"
+	v.Article.Source = "RBC\u2066\u2067"
+	v.Summary.Text = "Банк \u2068расширяет\u2069 присутствие\u200f в Китае."
+	v.Summary.KeyPoints = []string{"\u202dШанхай"}
+	for _, text := range []string{FormatAlert(v, "ru", time.UTC), FormatPlain(v, "ru", time.UTC), FormatGroup([]AlertView{v, v}, "ru", time.UTC)} {
+		for _, r := range text {
+			if unicode.Is(unicode.Bidi_Control, r) {
+				t.Fatalf("bidi control %U in the alert:\n%q", r, text)
+			}
+		}
+		if !strings.Contains(text, "Отчёт гдп.exe за квартал") {
+			t.Errorf("title lost more than its controls:\n%s", text)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"dozor/internal/pacer"
 	"dozor/storage"
 )
 
@@ -18,6 +19,9 @@ type Config struct {
 	Summarizer Summarizer
 	// Telegram sends alerts; nil runs every stage but delivery.
 	Telegram Telegram
+	// Pacer is the one pacer of everything the bot sends (nil: delivery
+	// makes its own).
+	Pacer *pacer.Pacer
 
 	Backlog       time.Duration // ALERT_BACKLOG
 	FullText      bool          // FETCH_FULL_TEXT
@@ -54,7 +58,7 @@ func New(c Config) *Pipeline {
 		Fanout:    &Fanout{Store: c.Store, Wake: fans, Next: sends, Log: c.Log},
 	}
 	if c.Telegram != nil {
-		p.Deliverer = &Deliverer{Store: c.Store, API: c.Telegram, Wake: sends, SummaryLang: c.SummaryLang, Log: c.Log}
+		p.Deliverer = &Deliverer{Store: c.Store, API: c.Telegram, Pacer: c.Pacer, Wake: sends, SummaryLang: c.SummaryLang, Log: c.Log}
 	}
 	return p
 }

@@ -207,16 +207,12 @@ func clean(in SummaryInput) SummaryInput {
 	return out
 }
 
-// delimiter matches anything a model could read as an <article> or
-// </article> marker, including spaced and attribute forms.
-var delimiter = regexp.MustCompile(`(?i)<\s*(/?)\s*article\b[^>\n]*>?`)
-
 var blankLines = regexp.MustCompile(`\n[ \t]*\n(?:[ \t]*\n)+`)
 
 // Untrusted prepares multi-line text from outside for a place between the
 // <article> markers: invalid UTF-8 and control characters go, and anything that
-// looks like the delimiter becomes "[article]" / "[/article]", so the text
-// cannot close the block it sits in.
+// looks like the delimiter, look-alikes included, becomes "[article]" /
+// "[/article]", so the text cannot close the block it sits in.
 func Untrusted(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
@@ -231,7 +227,7 @@ func Untrusted(s string) string {
 		}
 		return r
 	}, s)
-	s = delimiter.ReplaceAllString(s, "[${1}article]")
+	s = neutralise(s)
 	s = blankLines.ReplaceAllString(s, "\n\n")
 	return strings.TrimSpace(s)
 }

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"dozor/bot"
+	"dozor/internal/pacer"
 	"dozor/jobs"
 )
 
@@ -31,16 +32,24 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer st.Close()
 	f := a.fetcher()
+	// One pacer for everything the bot sends: replies before alerts. It
+	// outlives the parts that use it, whose sends in flight at shutdown
+	// still end through it.
+	pace := pacer.New(30)
+	pctx, stopPace := context.WithCancel(context.WithoutCancel(ctx))
+	var pg errgroup.Group
+	pg.Go(func() error { return pace.Run(pctx) })
+	defer func() { stopPace(); _ = pg.Wait() }()
 	b, err := bot.New(bot.Options{
 		Token: a.cfg.TelegramToken, APIURL: a.cfg.TelegramAPIURL,
 		WebhookURL: a.cfg.WebhookURL, WebhookListen: a.cfg.WebhookListen, WebhookSecret: a.cfg.WebhookSecret,
 		AdminIDs: a.cfg.AdminIDs, Access: a.cfg.Access, SummaryLang: a.cfg.SummaryLanguage,
-		Store: st, Fetcher: f, Log: a.log,
+		Store: st, Fetcher: f, Pacer: pace, Log: a.log,
 	})
 	if err != nil {
 		return err
 	}
-	p := a.pipeline(st, f, sum, bot.Alerts{API: b.API()})
+	p := a.pipeline(st, f, sum, bot.Alerts{API: b.API()}, pace)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return b.Run(ctx) })

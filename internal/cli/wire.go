@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"dozor/internal/fetch"
+	"dozor/internal/pacer"
 	"dozor/internal/summary"
 	"dozor/jobs"
 	"dozor/prompts"
@@ -35,9 +36,9 @@ func (a *app) summarizer() (*summary.Summarizer, error) {
 }
 
 // pipeline wires the stages; tg nil leaves delivery out (dozor poll).
-func (a *app) pipeline(st *storage.Store, f *fetch.Fetcher, s jobs.Summarizer, tg jobs.Telegram) *jobs.Pipeline {
+func (a *app) pipeline(st *storage.Store, f *fetch.Fetcher, s jobs.Summarizer, tg jobs.Telegram, pace *pacer.Pacer) *jobs.Pipeline {
 	return jobs.New(jobs.Config{
-		Store: st, Fetcher: f, Summarizer: s, Telegram: tg,
+		Store: st, Fetcher: f, Summarizer: s, Telegram: tg, Pacer: pace,
 		Backlog: a.cfg.AlertBacklog, FullText: a.cfg.FetchFullText, FetchWorkers: a.cfg.FetchWorkers,
 		SummaryLang: a.cfg.SummaryLanguage, Deadline: a.cfg.SummaryDeadline, SummaryWorker: a.cfg.LLMConcurrency,
 		Log: a.log,

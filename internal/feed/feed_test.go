@@ -573,3 +573,18 @@ func TestDecode(t *testing.T) {
 		t.Errorf("html page: error = %v, want ErrNotAFeed", err)
 	}
 }
+
+// Bidi controls never reach a stored title or text: U+202E would make
+// "гдп.exe" display as "exe.пдг".
+func TestParseDropsBidiControls(t *testing.T) {
+	doc := "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Лента</title><item><title>Отчёт \u202eгдп.exe\u202c за квартал</title>" +
+		"<link>https://example.com/1</link><description>Текст \u2066с изолятом\u2069 и \u200fметкой.</description></item></channel></rss>"
+	f, err := Parse([]byte(doc), "https://example.com/rss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := f.Items[0]
+	if it.Title != "Отчёт гдп.exe за квартал" || it.Text != "Текст с изолятом и меткой." {
+		t.Errorf("title %q, text %q", it.Title, it.Text)
+	}
+}

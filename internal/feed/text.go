@@ -280,5 +280,7 @@ func invisible(r rune) bool {
 	case '\u00ad', '\u200b', '\u2060', '\ufeff':
 		return true
 	}
-	return unicode.IsControl(r)
+	// Bidi controls (U+202E RIGHT-TO-LEFT OVERRIDE and friends) would let a
+	// title display as something other than what it says.
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }

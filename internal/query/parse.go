@@ -2,9 +2,12 @@ package query
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/publicsuffix"
 
 	"dozor/internal/analysis"
 )
@@ -448,4 +451,88 @@ func positive(n *node) bool {
 		return true
 	}
 	return true
+}
+
+// Broad reports a query that only filters by language or by a whole
+// top-level domain (lang:en, site:com, site:co.uk, or both): as a topic it
+// would alert on almost every article. Search may use such queries; topics
+// may not. A site: that names one site (site:finextra.com) follows that
+// site and is fine.
+func (q *Query) Broad() error {
+	if q == nil || q.root == nil {
+		return nil
+	}
+	if err := checkSpecific(q.root, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+func checkSpecific(n *node, inOr bool) *SyntaxError {
+	if n.kind == kOr {
+		for _, kid := range n.kids {
+			if err := checkSpecific(kid, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if specific(n) {
+		return nil
+	}
+	what := "the query"
+	if inOr {
+		what = "this side of OR"
+	}
+	if f := broadFilter(n); f != nil && f.kind == kSite {
+		return errAt(f.pos, "%s only asks for site:%s, a whole top-level domain, which matches almost every article: add a word or phrase", what, f.value)
+	}
+	return errAt(n.pos, "%s only filters by language or domain, which matches almost every article: add a word or phrase to look for", what)
+}
+
+// specific reports whether n needs a word, a phrase or one site.
+func specific(n *node) bool {
+	switch n.kind {
+	case kWord, kPhrase:
+		return true
+	case kSite:
+		_, err := publicsuffix.EffectiveTLDPlusOne(n.value)
+		return err == nil
+	case kAnd:
+		return slices.ContainsFunc(n.kids, specific)
+	case kOr:
+		for _, kid := range n.kids {
+			if !specific(kid) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// broadFilter finds a site: filter of a top-level domain in n, for the
+// error message.
+func broadFilter(n *node) *node {
+	if n.kind == kSite {
+		return n
+	}
+	for _, kid := range n.kids {
+		if f := broadFilter(kid); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// ParseTopic parses a query for a topic: Parse, and refused when Broad.
+func ParseTopic(s string) (*Query, error) {
+	q, err := Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Broad(); err != nil {
+		return nil, err
+	}
+	return q, nil
 }

@@ -250,3 +250,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTopicRefusesBroadFilters(t *testing.T) {
+	for _, tc := range []struct {
+		q     string
+		broad bool
+	}{
+		{"lang:en", true},
+		{"site:com", true},
+		{"site:co.uk", true},
+		{"lang:ru site:ru", true},
+		{"lang:en OR ВТБ", true},
+		{"(site:com OR site:ru) -спорт", true},
+		{"site:finextra.com", false},
+		{"site:bbc.co.uk lang:en", false},
+		{"lang:ru ВТБ", false},
+		{"site:ru рубль", false},
+		{`"искусственный интеллект" lang:ru`, false},
+		{"(ВТБ OR site:finextra.com) Китай", false},
+	} {
+		_, err := ParseTopic(tc.q)
+		if (err != nil) != tc.broad {
+			t.Errorf("ParseTopic(%q) = %v, want broad %v", tc.q, err, tc.broad)
+		}
+		var se *SyntaxError
+		if err != nil && !errors.As(err, &se) {
+			t.Errorf("ParseTopic(%q): %T, want a *SyntaxError with a position", tc.q, err)
+		}
+		if _, err := Parse(tc.q); err != nil {
+			t.Errorf("Parse(%q) = %v: search may use broad filters", tc.q, err)
+		}
+	}
+}

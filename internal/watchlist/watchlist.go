@@ -111,7 +111,7 @@ func ValidateTopic(name, q string) error {
 	if err := ValidateTopicName(name); err != nil {
 		return err
 	}
-	if _, err := query.Parse(q); err != nil {
+	if _, err := query.ParseTopic(q); err != nil {
 		return err
 	}
 	return nil
