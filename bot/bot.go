@@ -106,6 +106,7 @@ type Bot struct {
 
 	inbox   *inbox
 	budget  *budget
+	rights  *rights
 	pace    *pacer.Pacer
 	ownPace bool // made by New: Run runs it
 
@@ -158,6 +159,7 @@ func New(opts Options) (*Bot, error) {
 		summaryLang: opts.SummaryLang,
 		inbox:       newInbox(chatSlots),
 		budget:      newBudget(),
+		rights:      newRights(),
 		pace:        opts.Pacer,
 		inflight:    map[int64]int{},
 		ready:       make(chan struct{}),

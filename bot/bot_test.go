@@ -448,6 +448,7 @@ func TestCommandWithBotName(t *testing.T) {
 		t.Errorf("group started by an admin: %+v", u)
 	}
 	h.store.PutTopic("fintech", "fintech", time.Now())
+	h.fake.SetMember(group, aliceID, tgfake.StatusAdministrator)
 	m = h.ask(group, aliceID, "/subscribe@"+h.fake.BotUsername()+" fintech")
 	mustContain(t, m.Plain, "Subscribed to fintech")
 	if u := h.user(group); !u.Subscribed("fintech") {

@@ -75,6 +75,11 @@ func (b *Bot) onCallback(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 		return
 	}
 	b.reactivate(&user)
+	if (kind == "sub" || kind == "mute" || kind == "set") && msg != nil && !b.mayManage(ctx, chatID, msg.Chat.Type, q.From.ID) {
+		quiet(ctx)
+		b.answer(ctx, q.ID, stripTags(tr(lang, "group_admins_only")))
+		return
+	}
 	switch {
 	case kind == "sub" && (sep == ':' || sep == '#'):
 		b.onToggle(ctx, q, msg, user, sep, arg)

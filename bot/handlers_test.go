@@ -226,6 +226,7 @@ func TestGroupAsksForApproval(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	group := int64(-7001)
+	h.fake.SetMember(group, aliceID, tgfake.StatusCreator)
 	m := h.ask(group, aliceID, "/start@"+h.fake.BotUsername(), withName("Alice")...)
 	mustContain(t, m.Plain, "sent to the admins")
 	req := h.next(adminID)

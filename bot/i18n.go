@@ -65,6 +65,14 @@ var phrases = map[string]phrase{
 		en: "I don't know this command. All commands: /help",
 		ru: "Не знаю такой команды. Все команды: /help",
 	},
+	"admin_private_only": {
+		en: "Admin commands work only in a private chat with the bot.",
+		ru: "Команды администратора работают только в личном чате с ботом.",
+	},
+	"group_admins_only": {
+		en: "Only the group's administrators can change its subscriptions and settings.",
+		ru: "Подписки и настройки группы могут менять только её администраторы.",
+	},
 	"slow_down": {
 		en: "Too many messages at once: I am skipping some. Please wait a little and send the command again.",
 		ru: "Слишком много сообщений сразу: часть я пропускаю. Подождите немного и отправьте команду снова.",

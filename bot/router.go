@@ -15,17 +15,21 @@ import (
 // cmdSpec is one chat command.
 type cmdSpec struct {
 	name  string
-	admin bool
-	run   func(ctx context.Context, r *cmdReq)
+	admin bool // dozor's admins only, in a private chat
+	// manages: the command changes the chat's subscriptions or settings,
+	// which in a group only the group's administrators may.
+	manages func(r *cmdReq) bool
+	run     func(ctx context.Context, r *cmdReq)
 	// descriptions for setMyCommands
 	en, ru string
 }
 
 // cmdReq is one command as a handler sees it, after access checks.
 type cmdReq struct {
-	msg     *models.Message
-	from    *models.User
-	chatID  int64
+	msg      *models.Message
+	from     *models.User
+	chatID   int64
+	chatType models.ChatType
 	args    string
 	lang    string
 	admin   bool
@@ -35,13 +39,13 @@ type cmdReq struct {
 
 func (b *Bot) commandTable() []cmdSpec {
 	return []cmdSpec{
-		{name: "start", run: b.cmdStart, en: "Start and subscribe", ru: "Начать и подписаться"},
+		{name: "start", manages: always, run: b.cmdStart, en: "Start and subscribe", ru: "Начать и подписаться"},
 		{name: "help", run: b.cmdHelp, en: "What the bot does, with examples", ru: "Что умеет бот, с примерами"},
 		{name: "topics", run: b.cmdTopics, en: "Topics: subscribe or unsubscribe", ru: "Темы: подписаться или отписаться"},
-		{name: "subscribe", run: b.cmdSubscribe, en: "Follow a topic: /subscribe name", ru: "Подписаться: /subscribe имя"},
-		{name: "unsubscribe", run: b.cmdUnsubscribe, en: "Stop following: /unsubscribe name", ru: "Отписаться: /unsubscribe имя"},
+		{name: "subscribe", manages: always, run: b.cmdSubscribe, en: "Follow a topic: /subscribe name", ru: "Подписаться: /subscribe имя"},
+		{name: "unsubscribe", manages: always, run: b.cmdUnsubscribe, en: "Stop following: /unsubscribe name", ru: "Отписаться: /unsubscribe имя"},
 		{name: "latest", run: b.cmdLatest, en: "Latest stories on your topics", ru: "Последние сюжеты по вашим темам"},
-		{name: "settings", run: b.cmdSettings, en: "Language, delivery, time zone", ru: "Язык, доставка, часовой пояс"},
+		{name: "settings", manages: withArgs, run: b.cmdSettings, en: "Language, delivery, time zone", ru: "Язык, доставка, часовой пояс"},
 		{name: "search", run: b.cmdSearch, en: "Search the archive (coming later)", ru: "Поиск по архиву (скоро)"},
 
 		{name: "watch", admin: true, run: b.cmdWatch, en: "Add or change a topic", ru: "Добавить или изменить тему"},
@@ -57,6 +61,9 @@ func (b *Bot) commandTable() []cmdSpec {
 		{name: "ban", admin: true, run: b.cmdBan, en: "Ban a user: /ban id", ru: "Заблокировать: /ban id"},
 	}
 }
+
+func always(*cmdReq) bool     { return true }
+func withArgs(r *cmdReq) bool { return r.args != "" }
 
 func (b *Bot) registerHandlers() {
 	for _, c := range b.commandTable() {
@@ -115,12 +122,13 @@ func (b *Bot) runCommand(ctx context.Context, c cmdSpec, u *models.Update) {
 	}
 	_, args, _ := b.commandOf(u)
 	r := &cmdReq{
-		msg:    m,
-		from:   m.From,
-		chatID: m.Chat.ID,
-		args:   args,
-		lang:   langFromCode(m.From.LanguageCode),
-		admin:  b.admins[m.From.ID],
+		msg:      m,
+		from:     m.From,
+		chatID:   m.Chat.ID,
+		chatType: m.Chat.Type,
+		args:     args,
+		lang:     langFromCode(m.From.LanguageCode),
+		admin:    b.admins[m.From.ID],
 	}
 	user, found, err := b.subscriber(m.Chat.ID)
 	if err != nil {
@@ -147,12 +155,18 @@ func (b *Bot) runCommand(ctx context.Context, c cmdSpec, u *models.Update) {
 	b.log.Debug("bot: command", "cmd", c.name, "user_id", m.From.ID, "chat_id", m.Chat.ID)
 
 	switch {
+	case c.admin && isGroup(r.chatType):
+		// Admin commands would show users and sources to the whole group.
+		quiet(ctx)
+		b.reply(ctx, r.chatID, tr(r.lang, "admin_private_only"))
+	case c.admin && !r.admin:
+		quiet(ctx)
+		b.reply(ctx, r.chatID, tr(r.lang, "admin_only"))
 	case c.admin:
-		if !r.admin {
-			b.reply(ctx, r.chatID, tr(r.lang, "admin_only"))
-			return
-		}
 		c.run(ctx, r)
+	case c.manages != nil && c.manages(r) && !b.mayManage(ctx, r.chatID, r.chatType, r.from.ID):
+		quiet(ctx)
+		b.reply(ctx, r.chatID, tr(r.lang, "group_admins_only"))
 	case c.name == "start" || c.name == "help":
 		c.run(ctx, r)
 	case !found:

@@ -69,6 +69,7 @@ func (s *Server) methods() map[string]handlerFunc {
 		"deletemessage":          s.deleteMessage,
 		"answercallbackquery":    s.answerCallbackQuery,
 		"sendchataction":         s.sendChatAction,
+		"getchatmember":          s.getChatMember,
 	}
 }
 
@@ -80,7 +81,7 @@ var unimplemented = map[string]bool{
 	"copymessage": true, "copymessages": true, "sendphoto": true, "sendaudio": true,
 	"senddocument": true, "sendvideo": true, "sendanimation": true, "sendvoice": true,
 	"sendmediagroup": true, "sendlocation": true, "sendpoll": true, "setmessagereaction": true,
-	"getfile": true, "getchat": true, "getchatmember": true, "getchatadministrators": true,
+	"getfile": true, "getchat": true, "getchatadministrators": true,
 	"getchatmembercount": true, "leavechat": true, "pinchatmessage": true, "unpinchatmessage": true,
 	"setmyname": true, "getmyname": true, "setmydescription": true, "getmydescription": true,
 	"setmyshortdescription": true, "getmyshortdescription": true, "setchatmenubutton": true,

@@ -234,6 +234,14 @@ func (s *Server) SendText(chatID, userID int64, text string, opts ...SendOption)
 			return 0
 		}
 	}
+	if c.typ != "private" {
+		if c.members == nil {
+			c.members = map[int64]string{}
+		}
+		if c.members[userID] == "" {
+			c.members[userID] = "member" // writing in a group takes being in it
+		}
+	}
 	m := &storedMessage{
 		Message: Message{Text: text, Plain: text, Entities: commandEntities(text), ReplyTo: snd.replyTo},
 		from:    snd.user(userID),

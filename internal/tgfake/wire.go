@@ -84,6 +84,7 @@ type chat struct {
 	lastMsgID  int
 	msgs       map[int]*storedMessage
 	actions    []string
+	members    map[int64]string // status by user id: "creator", "administrator", "member", …
 }
 
 // storedMessage is a message in a chat, from the bot or from a user.
