@@ -29,7 +29,9 @@ func newRights() *rights { return &rights{m: map[[2]int64]rightsEntry{}} }
 
 // isGroup reports a chat that is not a private one: a group, a supergroup
 // or a channel, whose settings only its administrators may change.
-func isGroup(chatType models.ChatType) bool { return chatType != "" && chatType != models.ChatTypePrivate }
+func isGroup(chatType models.ChatType) bool {
+	return chatType != "" && chatType != models.ChatTypePrivate
+}
 
 // mayManage reports whether a user may change a chat's subscriptions,
 // mutes and settings: anyone in their own private chat; in a group, its

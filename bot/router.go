@@ -30,11 +30,11 @@ type cmdReq struct {
 	from     *models.User
 	chatID   int64
 	chatType models.ChatType
-	args    string
-	lang    string
-	admin   bool
-	user    storage.User // the chat's subscriber record, if hasUser
-	hasUser bool
+	args     string
+	lang     string
+	admin    bool
+	user     storage.User // the chat's subscriber record, if hasUser
+	hasUser  bool
 }
 
 func (b *Bot) commandTable() []cmdSpec {

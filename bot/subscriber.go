@@ -301,7 +301,7 @@ func (b *Bot) fillView(v *AlertView, lang string) {
 			if id == v.Article.ID {
 				continue
 			}
-			if a, err := b.store.Article(id); err == nil && a.Source != "" && !seen[a.Source] {
+			if a, err := b.store.ArticleHead(id); err == nil && a.Source != "" && !seen[a.Source] {
 				seen[a.Source] = true
 				v.AlsoIn = append(v.AlsoIn, a.Source)
 			}

@@ -983,8 +983,8 @@ func TestCrashMidPage(t *testing.T) {
 		t.Errorf("%d page requests for %d pages: more than the %d in flight at the kill were redone", requests, len(news), crashFetchWorkers)
 	}
 	err = st.ArticlesSince(time.Unix(0, 0), func(a *storage.Article) bool {
-		if a.FullText == "" {
-			t.Errorf("article %d (%s) lost its page", a.ID, a.URL)
+		if text, err := st.FullText(a.ID); err != nil || text == "" {
+			t.Errorf("article %d (%s) lost its page: %v", a.ID, a.URL, err)
 		}
 		return true
 	})

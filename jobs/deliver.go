@@ -542,7 +542,7 @@ func (r *deliveryRun) render(j sendJob, u storage.User) (*Rendered, []uint64, er
 // view loads what an alert shows about one queued story.
 func (r *deliveryRun) view(m storage.OutMsg) (AlertStory, error) {
 	st := r.d.Store
-	a, err := st.Article(m.ArticleID)
+	a, err := st.ArticleHead(m.ArticleID)
 	if err != nil {
 		return AlertStory{}, err
 	}
@@ -571,7 +571,7 @@ func (r *deliveryRun) view(m storage.OutMsg) (AlertStory, error) {
 		if looked++; looked > maxAlsoInLookups {
 			break
 		}
-		other, err := st.Article(id)
+		other, err := st.ArticleHead(id)
 		if err != nil || other.Source == "" || other.Source == a.Source || contains(v.AlsoIn, other.Source) {
 			continue
 		}

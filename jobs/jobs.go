@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"time"
 
-	"dozor/internal/analysis"
 	"dozor/internal/query"
 	"dozor/storage"
 )
@@ -79,32 +78,28 @@ func loop(ctx context.Context, wake Signal, log *slog.Logger, stage string, step
 	}
 }
 
-type topic struct {
-	name string
-	q    *query.Query
-}
-
-// topicCache compiles the stored topics once and again only after they
-// changed, so a stage may ask for them on every batch.
+// topicCache compiles the stored topics into a query.Set once, and again
+// only after they changed, so a stage may ask for them on every batch.
 type topicCache struct {
 	store   *storage.Store
 	log     *slog.Logger
 	version uint64
-	loaded  bool
-	list    []topic
+	set     *query.Set
 }
 
-// get returns the compiled topics. Only one goroutine of a stage calls it.
-func (c *topicCache) get() ([]topic, error) {
+// get returns the compiled topics. Only one goroutine of a stage calls it;
+// the Set it returns is read-only and may be shared.
+func (c *topicCache) get() (*query.Set, error) {
 	v := c.store.TopicsVersion()
-	if c.loaded && v == c.version {
-		return c.list, nil
+	if c.set != nil && v == c.version {
+		return c.set, nil
 	}
 	stored, err := c.store.Topics()
 	if err != nil {
 		return nil, err
 	}
-	list := make([]topic, 0, len(stored))
+	var names []string
+	var qs []*query.Query
 	for _, t := range stored {
 		q, err := query.Parse(t.Query)
 		if err != nil {
@@ -112,21 +107,10 @@ func (c *topicCache) get() ([]topic, error) {
 			c.log.Error("stored topic has a bad query", "topic", t.Name, "err", err)
 			continue
 		}
-		list = append(list, topic{name: t.Name, q: q})
+		names, qs = append(names, t.Name), append(qs, q)
 	}
-	c.list, c.version, c.loaded = list, v, true
-	return list, nil
-}
-
-// matchTopics returns the names of the topics a document matches.
-func matchTopics(doc *analysis.Doc, topics []topic) []string {
-	var names []string
-	for _, t := range topics {
-		if t.q.Match(doc) {
-			names = append(names, t.name)
-		}
-	}
-	return names
+	c.set, c.version = query.NewSet(names, qs), v
+	return c.set, nil
 }
 
 func nowOr(now func() time.Time) time.Time {

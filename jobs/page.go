@@ -11,6 +11,7 @@ import (
 	"dozor/internal/dedup"
 	"dozor/internal/extract"
 	"dozor/internal/fetch"
+	"dozor/internal/query"
 	"dozor/storage"
 )
 
@@ -43,10 +44,14 @@ type Pager struct {
 var hostDown = backoff.Policy{Base: 30 * time.Second, Max: 30 * time.Minute}
 
 const (
-	hostFailuresDown = 3                      // consecutive failures that take a host down
-	holdCap          = time.Hour              // longest Retry-After a host is held for
-	pageBatch        = 100                    // results committed together
-	pageFlush        = 200 * time.Millisecond // and at least this often: an alert may wait for one
+	hostFailuresDown = 3         // consecutive failures that take a host down
+	holdCap          = time.Hour // longest Retry-After a host is held for
+	// Page results are committed 250 at a time or every 2 s, so commits
+	// grow with batches, not pages; an urgent result (an alert waits for
+	// it) goes in the next commit, at most pageFlush later.
+	pageBatch     = 250
+	pageBatchWait = 2 * time.Second
+	pageFlush     = 200 * time.Millisecond
 )
 
 const pageAccept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -84,13 +89,15 @@ type pageQueue struct {
 	turn    int
 	last    [2]uint64 // highest article id read per lane: urgent, bulk
 	results []storage.PageResult
+	since   time.Time // when the oldest uncommitted result came in
+	urgent  bool      // an uncommitted result is urgent
 }
 
 // pageJob is one fetch: the queued page and the topics to match.
 type pageJob struct {
 	storage.PageJob
 	host   *hostPages
-	topics []topic
+	topics *query.Set
 	fetch  bool // false: go on with the feed's text (host down or held)
 }
 
@@ -217,7 +224,7 @@ func (q *pageQueue) next(now time.Time) (pageJob, bool, time.Duration) {
 }
 
 func (q *pageQueue) work(ctx context.Context, j pageJob) pageDone {
-	a, err := q.p.Store.Article(j.ArticleID)
+	a, err := q.p.Store.ArticleHead(j.ArticleID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return pageDone{result: storage.PageResult{ArticleID: j.ArticleID, Lane: j.Lane}, notFound: true}
 	}
@@ -245,7 +252,7 @@ func (q *pageQueue) work(ctx context.Context, j pageJob) pageDone {
 
 // analysePage decides what an article's page changes: a better text, the
 // topics that text matches, and the signature the fold stage compares.
-func analysePage(a storage.Article, pageText string, topics []topic, now time.Time) storage.PageResult {
+func analysePage(a storage.Article, pageText string, topics *query.Set, now time.Time) storage.PageResult {
 	r := storage.PageResult{ArticleID: a.ID, Topics: a.Topics}
 	best := a.Text
 	if b := extract.Best(pageText, a.Text); b != a.Text {
@@ -253,7 +260,7 @@ func analysePage(a storage.Article, pageText string, topics []topic, now time.Ti
 	}
 	doc := analysis.Analyze(a.Title, best, a.URL)
 	if r.FullText != "" {
-		r.Topics = union(a.Topics, matchTopics(doc, topics))
+		r.Topics = union(a.Topics, topics.Match(doc))
 		if len(a.Topics) == 0 && len(r.Topics) > 0 {
 			r.Matched = now
 		}
@@ -325,18 +332,25 @@ func (q *pageQueue) done(j pageJob, d pageDone, aborted bool) bool {
 	if h.empty() && !h.busy && h.inTurn {
 		q.drop(h, now)
 	}
+	if len(q.results) == 0 {
+		q.since = now
+	}
 	q.results = append(q.results, d.result)
+	q.urgent = q.urgent || j.Lane == storage.PageUrgent
 	return len(q.results) >= pageBatch
 }
 
-func (q *pageQueue) flush() error {
+func (q *pageQueue) flush(final bool) error {
 	if len(q.results) == 0 {
+		return nil
+	}
+	if !final && !q.urgent && len(q.results) < pageBatch && time.Since(q.since) < pageBatchWait {
 		return nil
 	}
 	if err := q.p.Store.SavePages(q.results); err != nil {
 		return err
 	}
-	q.results = q.results[:0]
+	q.results, q.urgent = q.results[:0], false
 	q.p.Next.Notify()
 	return nil
 }

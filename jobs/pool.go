@@ -22,9 +22,10 @@ type workQueue[J, R any] interface {
 	// stays queued); it returns true when enough results are collected to
 	// be worth a commit now.
 	done(job J, r R, aborted bool) bool
-	// flush commits the collected results in one transaction; with none it
-	// does nothing. Results it fails to commit are kept for the next flush.
-	flush() error
+	// flush commits the collected results in one transaction, or, unless
+	// final, may keep them for a bigger batch; with none it does nothing.
+	// Results it fails to commit are kept for the next flush.
+	flush(final bool) error
 }
 
 // pool runs a stage: it keeps up to workers jobs in flight, takes results
@@ -42,8 +43,8 @@ func pool[J, R any](ctx context.Context, workers int, wake Signal, flushEvery ti
 	results := make(chan result)
 	var g errgroup.Group // workers are bounded by inflight below
 	inflight := 0
-	flush := func() {
-		if err := q.flush(); err != nil {
+	flush := func(final bool) {
+		if err := q.flush(final); err != nil {
 			onErr("commit", err)
 		}
 	}
@@ -84,19 +85,19 @@ func pool[J, R any](ctx context.Context, workers int, wake Signal, flushEvery ti
 				q.done(res.job, res.r, res.aborted)
 			}
 			_ = g.Wait()
-			flush()
+			flush(true)
 			return
 		case res := <-results:
 			inflight--
 			if q.done(res.job, res.r, res.aborted) {
-				flush()
+				flush(false)
 			}
 		case <-wake:
 			refill()
 		case <-idleT.C:
 			refill()
 		case <-flushT.C:
-			flush()
+			flush(false)
 		case <-readyT.C:
 		}
 	}

@@ -160,7 +160,7 @@ func TestPagerFullTextMatchesANewTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := matchTopics(analysis.Analyze(title, teaser, url), topics); len(m) != 0 {
+	if m := topics.Match(analysis.Analyze(title, teaser, url)); len(m) != 0 {
 		t.Fatalf("the teaser matches %v; the test needs one that matches nothing", m)
 	}
 	arts := h.queue(pageItem(url, title, teaser, storage.PageBulk, h.now))

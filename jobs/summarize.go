@@ -209,7 +209,7 @@ func addUsage(a, b storage.Usage) storage.Usage {
 	return a
 }
 
-func (q *summaryQueue) flush() error {
+func (q *summaryQueue) flush(bool) error {
 	if len(q.batch) == 0 {
 		return nil
 	}

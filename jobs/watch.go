@@ -17,6 +17,7 @@ import (
 	"dozor/internal/dedup"
 	"dozor/internal/feed"
 	"dozor/internal/fetch"
+	"dozor/internal/query"
 	"dozor/storage"
 )
 
@@ -246,7 +247,7 @@ func (w *Watcher) account(rep *Report, o outcome, saved []storage.Article) {
 // fetchSource fetches and parses one source. A failure is recorded on the
 // source and reported; a cancelled pass records nothing, since the source
 // did not fail.
-func (w *Watcher) fetchSource(ctx context.Context, src storage.Source, topics []topic) outcome {
+func (w *Watcher) fetchSource(ctx context.Context, src storage.Source, topics *query.Set) outcome {
 	o := outcome{src: src, result: storage.FetchResult{SourceID: src.ID}}
 	resp, err := w.Fetcher.Get(ctx, fetch.Request{URL: src.URL, ETag: src.ETag, LastModified: src.LastModified, Accept: feedAccept})
 	if ctx.Err() != nil {
@@ -335,7 +336,7 @@ func medianText(items []feed.Item) int {
 // newArticles turns the feed items not stored yet into articles, analysed
 // once and matched against every topic, each with the lane its page goes
 // to.
-func (w *Watcher) newArticles(src storage.Source, f *feed.Feed, topics []topic, now time.Time) []storage.NewArticle {
+func (w *Watcher) newArticles(src storage.Source, f *feed.Feed, topics *query.Set, now time.Time) []storage.NewArticle {
 	keys := make([]string, len(f.Items))
 	for i, it := range f.Items {
 		keys[i] = canon.KeyFor(it.URL, it.GUID, it.Title)
@@ -373,7 +374,7 @@ func (w *Watcher) newArticles(src storage.Source, f *feed.Feed, topics []topic, 
 		na := storage.NewArticle{Article: storage.Article{
 			Key: key, URL: link, GUID: it.GUID, Title: it.Title, Text: it.Text,
 			SourceID: src.ID, Source: name, Published: it.Published, Fetched: now, Lang: doc.Lang,
-			Topics: matchTopics(doc, topics),
+			Topics: topics.Match(doc),
 			Backlog: src.NeverFetched() &&
 				(it.Published.IsZero() || now.Sub(it.Published) > w.Backlog),
 		}}

@@ -13,20 +13,24 @@ import (
 // Article is one news item. Its identity is Key: the canonical URL, else
 // the feed's GUID.
 type Article struct {
-	ID        uint64    `json:"id"`
-	Key       string    `json:"key"`
-	URL       string    `json:"url"`
-	GUID      string    `json:"guid,omitempty"`
-	Title     string    `json:"title"`
-	Text      string    `json:"text,omitempty"`      // what the feed carried
-	FullText  string    `json:"full_text,omitempty"` // extracted from the page
+	ID    uint64 `json:"id"`
+	Key   string `json:"key"`
+	URL   string `json:"url"`
+	GUID  string `json:"guid,omitempty"`
+	Title string `json:"title"`
+	Text  string `json:"text,omitempty"` // what the feed carried
+	// FullText is the text extracted from the page. It is stored apart
+	// from the record and loaded by Article, not by ArticlesSince.
+	FullText  string    `json:"full_text,omitempty"`
 	SourceID  uint64    `json:"source_id"`
 	Source    string    `json:"source"` // display name at fetch time
 	Published time.Time `json:"published,omitzero"`
 	Fetched   time.Time `json:"fetched"`
 	Lang      string    `json:"lang,omitempty"`
-	StoryID   uint64    `json:"story_id,omitempty"` // 0 until the fold stage placed it
-	Topics    []string  `json:"topics,omitempty"`   // topics it matched, on any text
+	// StoryID is 0 until the fold stage placed the article; it is stored
+	// apart from the record too.
+	StoryID uint64   `json:"story_id,omitempty"`
+	Topics  []string `json:"topics,omitempty"` // topics it matched, on any text
 	// Matched is when it first matched a topic: SUMMARY_DEADLINE counts
 	// from here, however long its page took.
 	Matched time.Time `json:"matched,omitzero"`
@@ -140,20 +144,23 @@ func saveFetch(tx *bolt.Tx, r FetchResult) ([]Article, error) {
 			return nil, err
 		}
 		a := na.Article
-		a.ID, a.StoryID = id, 0
+		a.ID, a.StoryID, a.FullText = id, 0, ""
+		arts.FillPercent = appendFill
 		if err := putJSON(arts, itob(id), &a); err != nil {
 			return nil, err
 		}
 		if err := keys.Put([]byte(a.Key), itob(id)); err != nil {
 			return nil, err
 		}
-		if err := tx.Bucket(bucketArticleTime).Put(timeKey(a.Time(), id), nil); err != nil {
+		times := tx.Bucket(bucketArticleTime)
+		times.FillPercent = appendFill
+		if err := times.Put(timeKey(a.Time(), id), nil); err != nil {
 			return nil, err
 		}
 		if na.Page != PageNone {
 			err = tx.Bucket(bucketPageQueue).Put(pageKey(na.Page, id), []byte(na.Host))
 		} else {
-			err = queueFold(tx, id, na.Sig, na.HasSig)
+			err = queueFold(tx, &a, na.Sig, na.HasSig)
 		}
 		if err != nil {
 			return nil, err
@@ -179,11 +186,36 @@ func timeKey(t time.Time, id uint64) []byte {
 	return k
 }
 
-// Article returns an article by id.
+// appendFill is the fill percent of buckets whose keys only grow (ids,
+// times): their pages are never split in the middle, so bbolt's default of
+// half-full pages would waste half the file.
+const appendFill = 0.95
+
+// getArticle reads an article's record and its story; with text, its full
+// text too.
+func getArticle(tx *bolt.Tx, key []byte, text bool) (Article, error) {
+	var a Article
+	if err := getJSON(tx.Bucket(bucketArticles), key, &a); err != nil {
+		return Article{}, err
+	}
+	if v := tx.Bucket(bucketArticleStory).Get(key); v != nil {
+		a.StoryID = btoi(v)
+	}
+	if text {
+		if v := tx.Bucket(bucketFullText).Get(key); v != nil {
+			a.FullText = string(v)
+		}
+	}
+	return a, nil
+}
+
+// Article returns an article by id, with its full text.
 func (s *Store) Article(id uint64) (Article, error) {
 	var a Article
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getJSON(tx.Bucket(bucketArticles), itob(id), &a)
+		var err error
+		a, err = getArticle(tx, itob(id), true)
+		return err
 	})
 	if err != nil {
 		return Article{}, fmt.Errorf("storage: article %d: %w", id, err)
@@ -191,16 +223,45 @@ func (s *Store) Article(id uint64) (Article, error) {
 	return a, nil
 }
 
+// ArticleHead returns an article by id without its full text: what a
+// stage that only shows or schedules the article needs. Reading the full
+// text would bring its pages into memory.
+func (s *Store) ArticleHead(id uint64) (Article, error) {
+	var a Article
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		a, err = getArticle(tx, itob(id), false)
+		return err
+	})
+	if err != nil {
+		return Article{}, fmt.Errorf("storage: article %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// FullText returns the text extracted from an article's page, "" if none.
+func (s *Store) FullText(id uint64) (string, error) {
+	var text string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		text = string(tx.Bucket(bucketFullText).Get(itob(id)))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("storage: full text of %d: %w", id, err)
+	}
+	return text, nil
+}
+
 // ArticlesSince calls fn for every article that appeared at or after since,
-// newest first, until fn returns false.
+// newest first, until fn returns false. The articles come without their
+// full text (FullText loads it).
 func (s *Store) ArticlesSince(since time.Time, fn func(*Article) bool) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
-		arts := tx.Bucket(bucketArticles)
 		c := tx.Bucket(bucketArticleTime).Cursor()
 		floor := timeKey(since, 0)
 		for k, _ := c.Last(); k != nil && string(k) >= string(floor); k, _ = c.Prev() {
-			var a Article
-			if err := getJSON(arts, k[8:], &a); err != nil {
+			a, err := getArticle(tx, k[8:], false)
+			if err != nil {
 				continue // index entry of a vanished article
 			}
 			if !fn(&a) {
@@ -227,8 +288,10 @@ func (s *Store) Count() (Counts, error) {
 	var c Counts
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c.Sources = tx.Bucket(bucketSources).Stats().KeyN
-		c.Articles = tx.Bucket(bucketArticles).Stats().KeyN
-		c.Stories = tx.Bucket(bucketStories).Stats().KeyN
+		// Articles and stories are numbered from one and never deleted:
+		// their sequence is their count, where Stats would read every page.
+		c.Articles = int(tx.Bucket(bucketArticles).Sequence())
+		c.Stories = int(tx.Bucket(bucketStories).Sequence())
 		c.Topics = tx.Bucket(bucketTopics).Stats().KeyN
 		c.PagesUrgent, c.PagesBulk = countPages(tx)
 		c.Fold = tx.Bucket(bucketFoldQueue).Stats().KeyN

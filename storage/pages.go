@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,10 +73,13 @@ type PageResult struct {
 
 // SavePages stores a batch of page results in one transaction and moves
 // each article from the page queue to the fold queue. A result for an
-// article no longer queued (saved before a crash) is skipped.
+// article no longer queued (saved before a crash) is skipped. The full
+// text goes to its own bucket; the article's record is rewritten only when
+// the page changed its topics.
 func (s *Store) SavePages(results []PageResult) error {
 	err := s.update(func(tx *bolt.Tx) error {
-		q, arts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles)
+		q, arts, texts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles), tx.Bucket(bucketFullText)
+		texts.FillPercent = appendFill
 		for _, r := range results {
 			key := pageKey(r.Lane, r.ArticleID)
 			if q.Get(key) == nil {
@@ -83,24 +88,32 @@ func (s *Store) SavePages(results []PageResult) error {
 			if err := q.Delete(key); err != nil {
 				return err
 			}
-			var a Article
-			switch err := getJSON(arts, itob(r.ArticleID), &a); {
-			case err == ErrNotFound:
+			id := itob(r.ArticleID)
+			a, err := getArticle(tx, id, false)
+			switch {
+			case errors.Is(err, ErrNotFound):
 				continue
 			case err != nil:
 				return err
 			}
 			if r.FullText != "" {
-				a.FullText = r.FullText
+				if err := texts.Put(id, []byte(r.FullText)); err != nil {
+					return err
+				}
 			}
-			a.Topics = r.Topics
-			if a.Matched.IsZero() {
-				a.Matched = r.Matched
+			if !slices.Equal(a.Topics, r.Topics) || (a.Matched.IsZero() && !r.Matched.IsZero()) {
+				a.Topics = r.Topics
+				if a.Matched.IsZero() {
+					a.Matched = r.Matched
+				}
+				story := a.StoryID
+				a.StoryID = 0 // kept apart
+				if err := putJSON(arts, id, &a); err != nil {
+					return err
+				}
+				a.StoryID = story
 			}
-			if err := putJSON(arts, itob(a.ID), &a); err != nil {
-				return err
-			}
-			if err := queueFold(tx, a.ID, r.Sig, r.HasSig); err != nil {
+			if err := queueFold(tx, &a, r.Sig, r.HasSig); err != nil {
 				return err
 			}
 		}

@@ -78,10 +78,10 @@ func TestSavePages(t *testing.T) {
 			wantHasSig: true,
 		},
 		{
-			name:       "page gave nothing better keeps the stored text",
-			before:     Article{FullText: "прежний полный текст"},
+			name:       "page gave nothing better: no full text",
+			before:     Article{Topics: []string{"vtb"}},
 			result:     PageResult{Topics: []string{"vtb"}, Sig: sigOf(7), HasSig: true},
-			want:       Article{FullText: "прежний полный текст", Topics: []string{"vtb"}},
+			want:       Article{Topics: []string{"vtb"}},
 			wantHasSig: true,
 		},
 		{
@@ -102,7 +102,7 @@ func TestSavePages(t *testing.T) {
 			t.Run(tt.name+"/"+string(rune(lane)), func(t *testing.T) {
 				s, _ := openTemp(t)
 				na := newArt(1, lane)
-				na.FullText, na.Topics, na.Matched = tt.before.FullText, tt.before.Topics, tt.before.Matched
+				na.Topics, na.Matched = tt.before.Topics, tt.before.Matched
 				id := save(t, s, 0, na)[0].ID
 				r := tt.result
 				r.ArticleID, r.Lane = id, lane
@@ -135,8 +135,11 @@ func TestSavePages(t *testing.T) {
 				if j := jobs[0]; j.HasSig != tt.wantHasSig || (j.HasSig && j.Sig != r.Sig) {
 					t.Errorf("fold job has sig %v (matches %v), want %v", j.HasSig, j.Sig == r.Sig, tt.wantHasSig)
 				}
-				if j := jobs[0]; j.Article.FullText != tt.want.FullText || !slices.Equal(j.Article.Topics, tt.want.Topics) {
+				if j := jobs[0]; !slices.Equal(j.Article.Topics, tt.want.Topics) || !j.Article.Matched.Equal(tt.want.Matched) || j.Article.Title != na.Title {
 					t.Errorf("fold job carries a stale article: %+v", j.Article)
+				}
+				if text, _ := s.FullText(id); text != tt.want.FullText {
+					t.Errorf("FullText = %q, want %q", text, tt.want.FullText)
 				}
 			})
 		}

@@ -35,14 +35,19 @@ var (
 	bucketArticles    = []byte("articles")
 	bucketArticleKeys = []byte("article_keys")
 	bucketArticleTime = []byte("article_time")
-	bucketStories     = []byte("stories")
-	bucketStorySigs   = []byte("story_sigs")
-	bucketTopics      = []byte("topics")
-	bucketSummaries   = []byte("summaries")
-	bucketUsage       = []byte("usage")
-	bucketUsers       = []byte("users")
-	bucketSubs        = []byte("subscriptions")
-	bucketDelivered   = []byte("delivered")
+	// An article's story and full text live apart from its record, which
+	// is written once: placing it or storing its page rewrites 8 bytes or
+	// writes its text once, not the whole record again.
+	bucketArticleStory = []byte("article_story") // article id → story id
+	bucketFullText     = []byte("full_text")     // article id → text extracted from its page
+	bucketStories      = []byte("stories")
+	bucketStorySigs    = []byte("story_sigs")
+	bucketTopics       = []byte("topics")
+	bucketSummaries    = []byte("summaries")
+	bucketUsage        = []byte("usage")
+	bucketUsers        = []byte("users")
+	bucketSubs         = []byte("subscriptions")
+	bucketDelivered    = []byte("delivered")
 	// The queues between pipeline stages: each stage takes a batch from its
 	// own queue and, in one transaction, writes its results and hands the
 	// batch on to the next queue.
@@ -59,7 +64,7 @@ var (
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketSources, bucketSourceURLs, bucketArticles, bucketArticleKeys,
-	bucketArticleTime, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
+	bucketArticleTime, bucketArticleStory, bucketFullText, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
 	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered,
 	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue,
 }

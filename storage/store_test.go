@@ -281,6 +281,10 @@ func oldDatabase(t *testing.T, arts []Article, enrich []uint64) string {
 				return err
 			}
 		}
+		// Ids were handed out by the bucket's sequence, as they are now.
+		if err := ab.SetSequence(uint64(len(arts))); err != nil {
+			return err
+		}
 		eb, err := tx.CreateBucket([]byte("enrich"))
 		if err != nil {
 			return err

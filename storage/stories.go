@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -75,21 +76,62 @@ func decodeSig(b []byte) (time.Time, dedup.Signature, bool) {
 	return time.Unix(int64(binary.BigEndian.Uint64(b)), 0), sig, true
 }
 
-// queueFold hands an article to the fold stage with the signature of its
-// best text (an empty value: too short for one).
-func queueFold(tx *bolt.Tx, id uint64, sig dedup.Signature, ok bool) error {
-	var v []byte
-	if ok {
-		v = encodeSig(time.Time{}, sig)[8:]
-	}
-	return tx.Bucket(bucketFoldQueue).Put(itob(id), v)
+// foldInfo is what the fold stage needs of an article, kept in its queue
+// entry so folding never reads, nor rewrites, the article's record.
+type foldInfo struct {
+	Title   string    `json:"t,omitempty"`
+	Topics  []string  `json:"p,omitempty"`
+	Matched time.Time `json:"m,omitzero"`
+	Backlog bool      `json:"b,omitempty"`
+	HasSig  bool      `json:"s,omitempty"`
 }
 
-// FoldJob is one article waiting to be placed in a story.
+// queueFold hands an article to the fold stage with the signature of its
+// best text (HasSig false: too short for one).
+func queueFold(tx *bolt.Tx, a *Article, sig dedup.Signature, hasSig bool) error {
+	info, err := json.Marshal(foldInfo{Title: a.Title, Topics: a.Topics, Matched: a.Matched, Backlog: a.Backlog, HasSig: hasSig})
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 0, 4*dedup.NumHashes+len(info))
+	v = append(v, encodeSig(time.Time{}, sig)[8:]...)
+	return tx.Bucket(bucketFoldQueue).Put(itob(a.ID), append(v, info...))
+}
+
+// FoldJob is one article waiting to be placed in a story. Article holds
+// what folding needs: its id, title, topics, match time, backlog mark and
+// story (set for articles placed by versions that folded at ingest).
 type FoldJob struct {
 	Article Article
 	Sig     dedup.Signature
 	HasSig  bool
+}
+
+func decodeFoldJob(tx *bolt.Tx, k, v []byte) (FoldJob, error) {
+	j := FoldJob{Article: Article{ID: btoi(k)}}
+	if len(v) < 4*dedup.NumHashes {
+		// Queued by a version that kept only the signature here.
+		a, err := getArticle(tx, k, false)
+		if err != nil {
+			return j, err
+		}
+		j.Article = a
+		if len(v) == 4*dedup.NumHashes {
+			_, j.Sig, j.HasSig = decodeSig(append(make([]byte, 8), v...))
+		}
+		return j, nil
+	}
+	_, j.Sig, _ = decodeSig(append(make([]byte, 8), v[:4*dedup.NumHashes]...))
+	var info foldInfo
+	if err := json.Unmarshal(v[4*dedup.NumHashes:], &info); err != nil {
+		return j, fmt.Errorf("decode fold entry %x: %w", k, err)
+	}
+	j.HasSig = info.HasSig
+	j.Article.Title, j.Article.Topics, j.Article.Matched, j.Article.Backlog = info.Title, info.Topics, info.Matched, info.Backlog
+	if s := tx.Bucket(bucketArticleStory).Get(k); s != nil {
+		j.Article.StoryID = btoi(s)
+	}
+	return j, nil
 }
 
 // FoldTx is the fold stage's handle on one write transaction: it stores
@@ -110,21 +152,18 @@ var errFoldStop = errors.New("fold batch full")
 func (s *Store) FoldBatch(limit int, now time.Time, fold func(*FoldTx, FoldJob) error) (int, error) {
 	n := 0
 	err := s.update(func(tx *bolt.Tx) error {
-		q, arts := tx.Bucket(bucketFoldQueue), tx.Bucket(bucketArticles)
+		q := tx.Bucket(bucketFoldQueue)
 		ft := &FoldTx{tx: tx, now: now}
 		var done [][]byte
 		c := q.Cursor()
 		for k, v := c.First(); k != nil && len(done) < limit; k, v = c.Next() {
 			done = append(done, append([]byte(nil), k...))
-			j := FoldJob{}
-			if err := getJSON(arts, k, &j.Article); err != nil {
-				if errors.Is(err, ErrNotFound) {
-					continue
-				}
-				return err
+			j, err := decodeFoldJob(tx, k, v)
+			if errors.Is(err, ErrNotFound) {
+				continue // the article is gone
 			}
-			if len(v) == 4*dedup.NumHashes {
-				_, j.Sig, j.HasSig = decodeSig(append(make([]byte, 8), v...))
+			if err != nil {
+				return err
 			}
 			if err := fold(ft, j); err != nil {
 				return fmt.Errorf("fold article %d: %w", j.Article.ID, err)
@@ -153,7 +192,8 @@ func (ft *FoldTx) Story(id uint64) (*Story, error) {
 	return st, nil
 }
 
-// NewStory starts a story with a as its first article and stores both.
+// NewStory starts a story with a as its first article and stores it and
+// the article's place in it.
 func (ft *FoldTx) NewStory(a *Article) (*Story, error) {
 	stories := ft.tx.Bucket(bucketStories)
 	id, err := stories.NextSequence()
@@ -162,10 +202,11 @@ func (ft *FoldTx) NewStory(a *Article) (*Story, error) {
 	}
 	st := &Story{ID: id, Title: a.Title, Articles: []uint64{a.ID}, Count: 1, Created: ft.now, Updated: ft.now}
 	a.StoryID = id
+	stories.FillPercent = appendFill
 	if err := putJSON(stories, itob(id), st); err != nil {
 		return nil, err
 	}
-	return st, putJSON(ft.tx.Bucket(bucketArticles), itob(a.ID), a)
+	return st, ft.place(a)
 }
 
 // Join adds a to st and stores both; an article already in st is kept as
@@ -177,12 +218,18 @@ func (ft *FoldTx) Join(st *Story, a *Article) error {
 		}
 		st.Count++
 		a.StoryID = st.ID
-		if err := putJSON(ft.tx.Bucket(bucketArticles), itob(a.ID), a); err != nil {
+		if err := ft.place(a); err != nil {
 			return err
 		}
 	}
 	st.Updated = ft.now
 	return ft.SaveStory(st)
+}
+
+func (ft *FoldTx) place(a *Article) error {
+	b := ft.tx.Bucket(bucketArticleStory)
+	b.FillPercent = appendFill
+	return b.Put(itob(a.ID), itob(a.StoryID))
 }
 
 // SaveStory stores a changed story.

@@ -28,15 +28,15 @@ func Analyze(title, text, site string) *Doc {
 	d := &Doc{Site: SiteOf(site)}
 	est := (len(title)+len(text))/8 + 1
 	d.stems = make([]string, 0, est)
-	seen := make(map[string]string, est/2) // word → stem
 	var st stemmer
 	var sc scanner
 	emit := func(w []byte) {
-		s, ok := seen[string(w)]
+		sh := stemMemo.shard(w)
+		s, ok := stemMemo.get(sh, w)
 		if !ok {
 			word := string(w)
 			s = st.stem(word)
-			seen[word] = s
+			stemMemo.put(sh, word, s)
 		}
 		d.stems = append(d.stems, s)
 	}
@@ -45,7 +45,7 @@ func Analyze(title, text, site string) *Doc {
 	sc.scan(text, emit)
 	d.Lang = sc.counts.lang()
 
-	d.first = make(map[string]int32, len(seen))
+	d.first = make(map[string]int32, len(d.stems)/2+1)
 	d.next = make([]int32, len(d.stems))
 	for i := len(d.stems) - 1; i >= 0; i-- {
 		s := d.stems[i]
@@ -105,6 +105,16 @@ func (d *Doc) Stems() []string {
 	out := make([]string, len(d.stems))
 	copy(out, d.stems)
 	return out
+}
+
+// Distinct is the number of different stems.
+func (d *Doc) Distinct() int { return len(d.first) }
+
+// EachStem calls fn once for each different stem.
+func (d *Doc) EachStem(fn func(stem string)) {
+	for s := range d.first {
+		fn(s)
+	}
 }
 
 // Len returns the number of words in the title and text.

@@ -127,7 +127,7 @@ func printArticle(out io.Writer, a storage.Article, topics []string) {
 // printOutcome prints what became of a matched article: its summary, or
 // why there is none. It reports whether it printed a summary.
 func printOutcome(out io.Writer, st *storage.Store, lang string, id uint64) bool {
-	a, err := st.Article(id)
+	a, err := st.ArticleHead(id)
 	if err != nil {
 		return false
 	}

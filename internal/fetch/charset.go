@@ -77,7 +77,9 @@ func DecodeHTML(body []byte, contentType string) (string, string) {
 		declared = append(declared, string(m[1]))
 	}
 	out, name := decode(body, declared)
-	locs := metaCharset.FindAllSubmatchIndex(out, -1)
+	// Only a declaration a parser's prescan would see needs rewriting;
+	// scanning the whole page would cost more than decoding it.
+	locs := metaCharset.FindAllSubmatchIndex(out[:min(len(out), prescanLen)], -1)
 	if len(locs) == 0 {
 		return string(out), name
 	}

@@ -107,3 +107,19 @@ func BenchmarkAnalyzeAndMatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSet200Topics is BenchmarkMatch200Topics through a Set, which
+// checks only the topics whose stems the article has.
+func BenchmarkSet200Topics(b *testing.B) {
+	qs := parseAll(b, benchTopics(200))
+	names := make([]string, len(qs))
+	for i := range names {
+		names[i] = fmt.Sprint("t", i)
+	}
+	set := NewSet(names, qs)
+	d := seedDocs(b)[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		set.Match(d)
+	}
+}

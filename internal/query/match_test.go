@@ -1,8 +1,10 @@
 package query
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,5 +160,43 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { q.Match(d) }); n != 0 {
 		t.Errorf("Match allocates %v times", n)
+	}
+}
+
+// A Set matches exactly what each of its queries matches on its own.
+func TestSetMatchesLikeEachQuery(t *testing.T) {
+	queries := []string{
+		`ВТБ Китай`, `(ВТБ OR VTB) (Китай OR China) (ИИ OR AI)`, `"искусственный интеллект" lang:ru`,
+		`site:finextra.com`, `Sberbank China -VTB`, `lang:en inflation`, `(санкции OR sanctions) -крипто`,
+		`Huawei OR "Шанхай"`, `ИИ-центр`, `site:ru рубль`, `нефть -газ`,
+	}
+	var names []string
+	var qs []*Query
+	for i, q := range queries {
+		p, err := Parse(q)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		names = append(names, fmt.Sprint("t", i))
+		qs = append(qs, p)
+	}
+	set := NewSet(names, qs)
+	docs := []struct{ title, text, site string }{
+		{"ВТБ рассматривает создание ИИ-центра в Китае", readSeed(t, "vtb-ai-centre-china.ru.txt"), "https://www.vedomosti.ru/x"},
+		{"Putin orders Russian bank to cooperate with China on AI", readSeed(t, "finextra-sberbank-china-ai.en.txt"), "https://www.finextra.com/newsarticle/1"},
+		{"Курс рубля", "Рубль укрепился, нефть подорожала, газ подешевел.", "https://rbc.ru/1"},
+		{"Inflation slows", "The regulator said inflation slowed.", "https://example.com/2"},
+	}
+	for _, d := range docs {
+		doc := analysis.Analyze(d.title, d.text, d.site)
+		var want []string
+		for i, q := range qs {
+			if q.Match(doc) {
+				want = append(want, names[i])
+			}
+		}
+		if got := set.Match(doc); !slices.Equal(got, want) {
+			t.Errorf("%q: Set.Match = %v, each query alone = %v", d.title, got, want)
+		}
 	}
 }
