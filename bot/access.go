@@ -3,8 +3,11 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-telegram/bot/models"
 
@@ -15,33 +18,131 @@ import (
 // their next message anyway.
 var errIsAdmin = errors.New("admins cannot be banned")
 
-// askAdmins sends every admin the new user's request with Approve and Deny
-// buttons. An admin who never started the bot cannot be written to; that
-// is logged, and the other admins still get it.
-func (b *Bot) askAdmins(ctx context.Context, u storage.User, from *models.User) {
+// Admins hear about newcomers at most once a noticeEvery, in one message
+// listing up to noticeMax of them with Approve/Deny buttons each: a team's
+// sign-up burst is a message a minute, not one per person.
+const (
+	noticeEvery = time.Minute
+	noticeMax   = 20
+)
+
+// askAdmins makes the notice loop tell the admins about a new user soon.
+func (b *Bot) askAdmins() {
+	select {
+	case b.noticeWake <- struct{}{}:
+	default:
+	}
+}
+
+// notices tells the admins about users who wait for approval and have not
+// been announced, whenever there are some and no notice went out within
+// noticeEvery, until ctx ends. Who was announced is stored, so a restart
+// neither loses nor repeats a newcomer.
+func (b *Bot) notices(ctx context.Context) error {
+	if b.open || len(b.adminIDs) == 0 {
+		return nil
+	}
+	every := b.noticeEvery
+	if every <= 0 {
+		every = noticeEvery
+	}
+	var last time.Time
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-b.noticeWake:
+		case <-t.C:
+		}
+		if wait := every - time.Since(last); !last.IsZero() && wait > 0 {
+			t.Reset(wait)
+			continue
+		}
+		sent, more, err := b.sendNotice(ctx)
+		if err != nil {
+			b.log.Error("bot: tell admins about new users", "err", err)
+		}
+		if sent {
+			last = time.Now()
+		}
+		if more {
+			t.Reset(every)
+		}
+	}
+}
+
+// sendNotice sends each admin one message listing the users who wait and
+// were not announced yet (at most noticeMax; more says some are left).
+func (b *Bot) sendNotice(ctx context.Context) (sent, more bool, err error) {
+	users, err := b.store.Users()
+	if err != nil {
+		return false, false, err
+	}
+	var waiting []storage.User
+	for _, u := range users {
+		if u.Status == storage.StatusPending && u.Asked.IsZero() {
+			waiting = append(waiting, u)
+		}
+	}
+	if len(waiting) == 0 {
+		return false, false, nil
+	}
+	slices.SortFunc(waiting, func(x, y storage.User) int { return x.Created.Compare(y.Created) })
+	if len(waiting) > noticeMax {
+		waiting, more = waiting[:noticeMax], true
+	}
 	for _, id := range b.adminIDs {
 		lang := langEN
 		if a, ok, err := b.subscriber(id); err == nil && ok {
 			lang = normLang(a.Lang)
 		}
-		kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{{
-			{Text: tr(lang, "btn_approve"), CallbackData: "appr:" + strconv.FormatInt(u.ID, 10)},
-			{Text: tr(lang, "btn_deny"), CallbackData: "deny:" + strconv.FormatInt(u.ID, 10)},
-		}}}
-		if b.send(ctx, id, approvalText(lang, u, from), kb) == nil {
-			b.log.Warn("bot: could not ask an admin to approve a user; has the admin started the bot?", "admin_id", id, "user_id", u.ID)
+		if b.send(ctx, id, noticeText(lang, waiting, more), noticeKeyboard(lang, waiting)) == nil {
+			b.log.Warn("bot: could not tell an admin about new users; has the admin started the bot?", "admin_id", id, "users", len(waiting))
 		}
 	}
+	ids := make([]int64, len(waiting))
+	for i, u := range waiting {
+		ids[i] = u.ID
+	}
+	return true, more, b.store.MarkAsked(ids, b.now())
 }
 
-// approvalText describes who asks for access.
-func approvalText(lang string, u storage.User, from *models.User) string {
+// noticeText lists the newcomers, one line each.
+func noticeText(lang string, users []storage.User, more bool) string {
+	lines := []string{tr(lang, "approval_notice", len(users))}
+	for i, u := range users {
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, approvalText(lang, u)))
+	}
+	if more {
+		lines = append(lines, tr(lang, "approval_notice_more"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// noticeKeyboard has an Approve and a Deny button per newcomer.
+func noticeKeyboard(lang string, users []storage.User) *models.InlineKeyboardMarkup {
+	kb := &models.InlineKeyboardMarkup{}
+	for i, u := range users {
+		id := strconv.FormatInt(u.ID, 10)
+		n := strconv.Itoa(i + 1)
+		kb.InlineKeyboard = append(kb.InlineKeyboard, []models.InlineKeyboardButton{
+			{Text: n + ". " + tr(lang, "btn_approve"), CallbackData: "appr:" + id},
+			{Text: n + ". " + tr(lang, "btn_deny"), CallbackData: "deny:" + id},
+		})
+	}
+	return kb
+}
+
+// approvalText describes who asks for access, in one line.
+func approvalText(lang string, u storage.User) string {
 	if u.ID < 0 {
-		by := "?"
-		if from != nil {
-			by = describePerson(personName(from), from.Username)
+		by := u.AddedBy
+		if by == "" {
+			by = "?"
 		}
-		return tr(lang, "approval_request_group", describePerson(u.Name, u.Username), u.ID, by)
+		return tr(lang, "approval_request_group", describePerson(u.Name, u.Username), u.ID, escapeTG(truncateUTF16(cleanFeedText(by, true), 64)))
 	}
 	return tr(lang, "approval_request", describePerson(u.Name, u.Username), u.ID, escapeTG(u.Lang))
 }
@@ -158,9 +259,28 @@ func (b *Bot) onDecision(ctx context.Context, q *models.CallbackQuery, msg *mode
 	if msg == nil {
 		return
 	}
-	// The request stays in the admin's chat with the verdict instead of the
-	// buttons, so nobody presses them again.
-	b.edit(ctx, msg.Chat.ID, msg.ID, approvalText(lang, u, nil)+"\n\n"+verdict, nil)
+	// The decided user's buttons leave the notice, so nobody presses them
+	// again, and the verdict is added under it; the others stay.
+	b.edit(ctx, msg.Chat.ID, msg.ID, escapeTG(msg.Text)+"\n"+approvalText(lang, u)+" — "+verdict, withoutUser(msg.ReplyMarkup, id))
+}
+
+// withoutUser is a notice's keyboard without the rows about one user; nil
+// when no row is left.
+func withoutUser(kb *models.InlineKeyboardMarkup, id int64) *models.InlineKeyboardMarkup {
+	if kb == nil {
+		return nil
+	}
+	suffix := ":" + strconv.FormatInt(id, 10)
+	out := &models.InlineKeyboardMarkup{}
+	for _, row := range kb.InlineKeyboard {
+		if !slices.ContainsFunc(row, func(b models.InlineKeyboardButton) bool { return strings.HasSuffix(b.CallbackData, suffix) }) {
+			out.InlineKeyboard = append(out.InlineKeyboard, row)
+		}
+	}
+	if len(out.InlineKeyboard) == 0 {
+		return nil
+	}
+	return out
 }
 
 func firstLine(s string) string {

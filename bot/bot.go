@@ -78,8 +78,11 @@ type Options struct {
 	// deliver stage; replies go at reply priority, before alerts. Nil makes
 	// one for the bot alone, run by Run.
 	Pacer *pacer.Pacer
-	Log   *slog.Logger
-	Now   func() time.Time
+	// NoticeEvery is how often at most admins are told about new users
+	// (default a minute).
+	NoticeEvery time.Duration
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // Bot is dozor's Telegram bot.
@@ -107,6 +110,9 @@ type Bot struct {
 	inbox   *inbox
 	budget  *budget
 	rights  *rights
+
+	noticeEvery time.Duration
+	noticeWake  chan struct{}
 	pace    *pacer.Pacer
 	ownPace bool // made by New: Run runs it
 
@@ -160,6 +166,8 @@ func New(opts Options) (*Bot, error) {
 		inbox:       newInbox(chatSlots),
 		budget:      newBudget(),
 		rights:      newRights(),
+		noticeEvery: opts.NoticeEvery,
+		noticeWake:  make(chan struct{}, 1),
 		pace:        opts.Pacer,
 		inflight:    map[int64]int{},
 		ready:       make(chan struct{}),
@@ -247,6 +255,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.username = me.Username
 	b.log.Info("bot: connected", "username", me.Username, "mode", b.mode())
 	b.setCommands(ctx)
+	bg.Go(func() error { return b.notices(ctx) })
 
 	if b.webhookURL != "" {
 		err = b.runWebhook(ctx)

@@ -107,6 +107,7 @@ func newStoppedHarness(t *testing.T, fakeOpts []tgfake.Option, configure ...func
 		Store:       st,
 		Log:         testLogger(h.logs),
 		Pacer:       pace,
+		NoticeEvery: 100 * time.Millisecond,
 	}
 	for _, c := range configure {
 		c(&h.opts)

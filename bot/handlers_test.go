@@ -230,7 +230,7 @@ func TestGroupAsksForApproval(t *testing.T) {
 	m := h.ask(group, aliceID, "/start@"+h.fake.BotUsername(), withName("Alice")...)
 	mustContain(t, m.Plain, "sent to the admins")
 	req := h.next(adminID)
-	mustContain(t, req.Plain, "A group wants access", fmt.Sprint(group), "added by Alice")
+	mustContain(t, req.Plain, "Waiting for your approval (1)", "group Test group 7001", fmt.Sprint(group), "added by Alice")
 	h.press(adminID, adminID, req, fmt.Sprintf("appr:%d", group))
 	mustContain(t, h.next(group).Plain, "approved")
 	if u := h.user(group); u.Status != storage.StatusApproved {
@@ -586,4 +586,54 @@ func TestTopicsSplitWithTheirButtons(t *testing.T) {
 	if buttons != 60 {
 		t.Errorf("%d buttons, want 60", buttons)
 	}
+}
+
+// A burst of newcomers reaches the admins as few messages, one per
+// NoticeEvery at most, each listing everyone with buttons; deciding on one
+// takes only their buttons away. Announced users are not announced again
+// after a restart, unannounced ones are.
+func TestNewcomersBatchedForAdmins(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *Options) { o.NoticeEvery = time.Second })
+	first := int64(3000)
+	for i := range 6 {
+		h.send(first+int64(i), first+int64(i), "/start", tgfake.FirstName(fmt.Sprint("Newcomer", i)))
+	}
+	notices := h.nextN(adminID, 2) // the first at once, the other five after the interval
+	if len(notices[0].InlineKeyboard)+len(notices[1].InlineKeyboard) != 6 {
+		t.Fatalf("notices hold %d and %d newcomers, want 6 in all:\n%s\n%s",
+			len(notices[0].InlineKeyboard), len(notices[1].InlineKeyboard), notices[0].Plain, notices[1].Plain)
+	}
+	if d := notices[1].Sent.Sub(notices[0].Sent); d < 900*time.Millisecond {
+		t.Errorf("second notice %v after the first, want about NoticeEvery", d)
+	}
+	batch := notices[1]
+	rows := len(batch.InlineKeyboard)
+	mustContain(t, batch.Plain, fmt.Sprintf("Waiting for your approval (%d)", rows))
+	var target, other int64
+	fmt.Sscanf(batch.InlineKeyboard[0][0].CallbackData, "appr:%d", &target)
+	fmt.Sscanf(notices[0].InlineKeyboard[0][0].CallbackData, "appr:%d", &other)
+	h.press(adminID, adminID, batch, fmt.Sprintf("appr:%d", target))
+	edited := h.message(adminID, batch.ID)
+	if len(edited.InlineKeyboard) != rows-1 || strings.Contains(strings.Join(buttonData(edited), " "), fmt.Sprint(target)) {
+		t.Errorf("after one decision the notice has buttons %v", buttonData(edited))
+	}
+	mustContain(t, edited.Plain, "Approved by")
+	if u := h.user(target); u.Status != storage.StatusApproved {
+		t.Errorf("approved newcomer %+v", u)
+	}
+	if u := h.user(other); u.Status != storage.StatusPending || u.Asked.IsZero() {
+		t.Errorf("a newcomer still waiting: %+v", u)
+	}
+
+	// One more arrives just before a restart: announced after it, alone.
+	h.stop()
+	late := int64(3100)
+	h.store.CreateUser(storage.User{ID: late, ChatID: late, Name: "Late", Lang: "en", Status: storage.StatusPending,
+		Mode: storage.ModeInstant, TZ: "UTC", Created: time.Now()})
+	h.start()
+	m := h.next(adminID)
+	mustContain(t, m.Plain, "Waiting for your approval (1)", "Late")
+	h.settle(0)
+	h.noMoreMessages(adminID)
 }

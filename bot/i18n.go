@@ -269,13 +269,21 @@ var phrases = map[string]phrase{
 	},
 
 	// Approval.
+	"approval_notice": {
+		en: "🆕 Waiting for your approval (%d):",
+		ru: "🆕 Ждут вашего одобрения (%d):",
+	},
+	"approval_notice_more": {
+		en: "…and more: the rest come in the next notice, or see /users.",
+		ru: "…и ещё: остальные придут следующим сообщением, или смотрите /users.",
+	},
 	"approval_request": {
-		en: "New user wants access:\n%s\nid <code>%d</code>, language %s",
-		ru: "Новый пользователь просит доступ:\n%s\nid <code>%d</code>, язык %s",
+		en: "%s, id <code>%d</code>, language %s",
+		ru: "%s, id <code>%d</code>, язык %s",
 	},
 	"approval_request_group": {
-		en: "A group wants access:\n%s\nchat id <code>%d</code>, added by %s",
-		ru: "Группа просит доступ:\n%s\nid чата <code>%d</code>, добавил %s",
+		en: "group %s, chat id <code>%d</code>, added by %s",
+		ru: "группа %s, id чата <code>%d</code>, добавил(а) %s",
 	},
 	"btn_approve": {
 		en: "✅ Approve",

@@ -266,6 +266,10 @@ func (b *Bot) newUser(from *models.User, chat *models.Chat, status storage.UserS
 	}
 	if chat != nil && chat.Type != models.ChatTypePrivate {
 		u.ID, u.ChatID, u.Name, u.Username = chat.ID, chat.ID, chat.Title, chat.Username
+		u.AddedBy = personName(from)
+		if from.Username != "" {
+			u.AddedBy += " @" + from.Username
+		}
 	}
 	return u
 }

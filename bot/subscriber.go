@@ -40,7 +40,7 @@ func (b *Bot) cmdStart(ctx context.Context, r *cmdReq) {
 			b.log.Info("bot: new user", "user_id", u.ID, "status", string(u.Status))
 			if u.Status == storage.StatusPending {
 				b.reply(ctx, r.chatID, tr(r.lang, "waiting"))
-				b.askAdmins(ctx, u, r.from)
+				b.askAdmins()
 				return
 			}
 			b.reply(ctx, r.chatID, tr(r.lang, "welcome"))

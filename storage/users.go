@@ -39,6 +39,11 @@ type User struct {
 	Topics   []string   `json:"topics,omitempty"`
 	Created  time.Time  `json:"created"`
 	Updated  time.Time  `json:"updated"`
+	// AddedBy names who started the bot in a group, for the admins.
+	AddedBy string `json:"added_by,omitempty"`
+	// Asked is when the admins were told the user waits for approval;
+	// zero while they have not been yet.
+	Asked time.Time `json:"asked,omitzero"`
 }
 
 // Location is the user's time zone, UTC if unknown.
@@ -99,6 +104,28 @@ func (s *Store) UpdateUser(id int64, fn func(*User)) (User, error) {
 		return User{}, fmt.Errorf("storage: update user %d: %w", id, err)
 	}
 	return u, nil
+}
+
+// MarkAsked records that the admins were told about these waiting users.
+func (s *Store) MarkAsked(ids []int64, now time.Time) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		for _, id := range ids {
+			var u User
+			if err := getJSON(b, userKey(id), &u); err != nil {
+				continue // gone meanwhile
+			}
+			u.Asked = now
+			if err := putJSON(b, userKey(id), &u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: mark users asked: %w", err)
+	}
+	return nil
 }
 
 // Users lists all users by id.
