@@ -108,27 +108,24 @@ func (b *Bot) cmdUnwatch(ctx context.Context, r *cmdReq) {
 	b.reply(ctx, r.chatID, tr(r.lang, "topic_removed", escapeTG(name), counts[name]))
 }
 
-func (b *Bot) cmdWatchlist(ctx context.Context, r *cmdReq) {
+func (b *Bot) cmdWatchlist(ctx context.Context, r *cmdReq) { b.sendListing(ctx, r, "wl") }
+
+// watchlistBlocks lists the topics with their queries and subscribers.
+func (b *Bot) watchlistBlocks(r *cmdReq) ([]string, error) {
 	topics, err := b.store.Topics()
-	if err != nil {
-		b.fail(ctx, r, "list topics", err)
-		return
-	}
-	if len(topics) == 0 {
-		b.reply(ctx, r.chatID, tr(r.lang, "no_topics"))
-		return
+	if err != nil || len(topics) == 0 {
+		return nil, err
 	}
 	counts, err := b.store.SubscriberCounts()
 	if err != nil {
-		b.fail(ctx, r, "count subscribers", err)
-		return
+		return nil, err
 	}
 	blocks := []string{tr(r.lang, "watchlist_header", len(topics))}
 	for _, t := range topics {
 		blocks = append(blocks, fmt.Sprintf("<b>%s</b> — %s\n<code>%s</code>",
 			escapeTG(t.Name), tr(r.lang, "subscribers", counts[t.Name]), escapeTG(t.Query)))
 	}
-	b.sendBlocks(ctx, r.chatID, blocks, "\n\n")
+	return blocks, nil
 }
 
 func (b *Bot) cmdTest(ctx context.Context, r *cmdReq) {
@@ -279,15 +276,13 @@ func (b *Bot) cmdRmSource(ctx context.Context, r *cmdReq) {
 	b.reply(ctx, r.chatID, tr(r.lang, "source_removed", src.ID, escapeTG(truncateUTF16(src.DisplayName(), 200))))
 }
 
-func (b *Bot) cmdSources(ctx context.Context, r *cmdReq) {
+func (b *Bot) cmdSources(ctx context.Context, r *cmdReq) { b.sendListing(ctx, r, "src") }
+
+// sourcesBlocks lists each source's health and page mode.
+func (b *Bot) sourcesBlocks(r *cmdReq) ([]string, error) {
 	sources, err := b.store.Sources()
-	if err != nil {
-		b.fail(ctx, r, "list sources", err)
-		return
-	}
-	if len(sources) == 0 {
-		b.reply(ctx, r.chatID, tr(r.lang, "no_sources"))
-		return
+	if err != nil || len(sources) == 0 {
+		return nil, err
 	}
 	failing := 0
 	for _, s := range sources {
@@ -320,7 +315,7 @@ func (b *Bot) cmdSources(ctx context.Context, r *cmdReq) {
 		}
 		blocks = append(blocks, blk)
 	}
-	b.sendBlocks(ctx, r.chatID, blocks, "\n\n")
+	return blocks, nil
 }
 
 func (b *Bot) cmdStats(ctx context.Context, r *cmdReq) {
@@ -415,15 +410,13 @@ func (b *Bot) userIDArg(ctx context.Context, r *cmdReq, cmd string) (int64, bool
 	return id, true
 }
 
-func (b *Bot) cmdUsers(ctx context.Context, r *cmdReq) {
+func (b *Bot) cmdUsers(ctx context.Context, r *cmdReq) { b.sendListing(ctx, r, "usr") }
+
+// usersBlocks lists the users with their status.
+func (b *Bot) usersBlocks(r *cmdReq) ([]string, error) {
 	users, err := b.store.Users()
-	if err != nil {
-		b.fail(ctx, r, "list users", err)
-		return
-	}
-	if len(users) == 0 {
-		b.reply(ctx, r.chatID, tr(r.lang, "no_users"))
-		return
+	if err != nil || len(users) == 0 {
+		return nil, err
 	}
 	blocks := []string{tr(r.lang, "users_header", len(users))}
 	for _, u := range users {
@@ -434,5 +427,5 @@ func (b *Bot) cmdUsers(ctx context.Context, r *cmdReq) {
 		line += " · " + escapeTG(u.Lang) + " · " + tr(r.lang, "topics_count", len(u.Topics))
 		blocks = append(blocks, line)
 	}
-	b.sendBlocks(ctx, r.chatID, blocks, "\n")
+	return blocks, nil
 }

@@ -129,20 +129,40 @@ func TestWatchlistSplitsLongLists(t *testing.T) {
 		}
 	}
 	h.approved(aliceID, "en", "topic-07")
-	h.send(adminID, adminID, "/watchlist")
-	first := h.next(adminID)
-	mustContain(t, first.Plain, "Topics (60)", "topic-00", "0 subscribers")
-	h.sync()
-	msgs := h.fake.Messages(adminID)
-	if len(msgs) < 2 {
-		t.Fatalf("60 long topics in %d message(s)", len(msgs))
-	}
+	// One message, paged: ◀ ▶ edit it to the other pages.
+	first := h.ask(adminID, adminID, "/watchlist")
+	mustContain(t, first.Plain, "Topics (60)", "topic-00", "0 subscribers", "1 / ")
+	h.settle(0)
+	h.noMoreMessages(adminID)
 	var all strings.Builder
-	for _, m := range msgs {
+	seen := map[string]bool{}
+	m := first
+	for range 10 {
+		if len([]rune(m.Plain)) > 4096 {
+			t.Errorf("a page of %d characters", len([]rune(m.Plain)))
+		}
+		if seen[m.Plain] {
+			break // back at the first page
+		}
+		seen[m.Plain] = true
 		all.WriteString(m.Plain + "\n")
+		var next string
+		for _, d := range buttonData(m) {
+			if strings.HasPrefix(d, "pg:wl:") {
+				next = d // the second button is ▶
+			}
+		}
+		if next == "" {
+			t.Fatalf("no ▶ under %q", m.Plain)
+		}
+		h.press(adminID, adminID, m, next)
+		m = h.message(adminID, first.ID)
+	}
+	if len(seen) < 2 {
+		t.Fatalf("60 long topics on %d page(s)", len(seen))
 	}
 	mustContain(t, all.String(), "topic-59", "topic-07 — 1 subscribers")
-	h.seen[adminID] = len(msgs)
+	h.noMoreMessages(adminID)
 }
 
 func TestTestCommand(t *testing.T) {

@@ -252,8 +252,13 @@ func hasString(list []string, s string) bool {
 // many of vs it shows (always the first n). extra counts further queued
 // stories that were not passed in; they join the "+N more" line.
 func formatGroup(vs []AlertView, lang string, loc *time.Location, html bool, extra int) (string, int) {
+	return formatList(fmt.Sprintf(wording(lang, "🗞 %d new stories", "🗞 Новых сюжетов: %d"), len(vs)+extra), vs, lang, loc, html, extra)
+}
+
+// formatList is formatGroup under another heading.
+func formatList(heading string, vs []AlertView, lang string, loc *time.Location, html bool, extra int) (string, int) {
 	header := runDoc{}
-	header.add(textRun{text: fmt.Sprintf(wording(lang, "🗞 %d new stories", "🗞 Новых сюжетов: %d"), len(vs)+extra), bold: true})
+	header.add(textRun{text: heading, bold: true})
 
 	entries := make([]runDoc, len(vs))
 	for i, v := range vs {

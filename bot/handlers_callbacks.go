@@ -89,6 +89,12 @@ func (b *Bot) onCallback(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 		b.onSimilar(ctx, q, chatID, user, arg)
 	case kind == "set" && sep == ':':
 		b.onSetting(ctx, q, msg, user, arg)
+	case kind == "tp" && sep == ':':
+		b.onTopicsPage(ctx, q, msg, user, arg)
+	case kind == "card" && sep == ':':
+		b.onCard(ctx, q, chatID, user, arg)
+	case kind == "pg" && sep == ':':
+		b.onPage(ctx, q, msg, &cmdReq{chatID: chatID, from: &q.From, lang: lang, admin: admin, user: user, hasUser: true}, arg)
 	default:
 		quiet(ctx)
 		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
@@ -124,23 +130,65 @@ func (b *Bot) onToggle(ctx context.Context, q *models.CallbackQuery, msg *models
 	} else {
 		b.answer(ctx, q.ID, tr(lang, "cb_unsubscribed", name))
 	}
-	if msg == nil || msg.ReplyMarkup == nil {
+	if msg == nil {
 		return
 	}
-	// Redraw the buttons this message has, in its order.
-	var names []string
-	for _, row := range msg.ReplyMarkup.InlineKeyboard {
-		for _, btn := range row {
-			if k, a, ok := strings.Cut(btn.CallbackData, ":"); ok && k == "sub" {
-				names = append(names, a)
-			} else if k, a, ok := strings.Cut(btn.CallbackData, "#"); ok && k == "sub" {
-				if n, ok := b.topicFromData('#', a); ok {
-					names = append(names, n)
-				}
-			}
+	// Redraw the page the message shows, marks and buttons.
+	text, kb, err := b.topicsPage(lang, nu, topicsPageOf(msg.ReplyMarkup))
+	if err != nil {
+		b.log.Error("bot: list topics", "err", err)
+		return
+	}
+	b.edit(ctx, msg.Chat.ID, msg.ID, text, kb)
+}
+
+// onTopicsPage is a ◀ ▶ press under /topics: "tp:<page>".
+func (b *Bot) onTopicsPage(ctx context.Context, q *models.CallbackQuery, msg *models.Message, user storage.User, arg string) {
+	quiet(ctx)
+	n, err := strconv.Atoi(arg)
+	if err != nil || msg == nil {
+		b.answer(ctx, q.ID, tr(normLang(user.Lang), "cb_expired"))
+		return
+	}
+	text, kb, err := b.topicsPage(normLang(user.Lang), user, n)
+	if err != nil {
+		b.log.Error("bot: list topics", "err", err)
+		b.answer(ctx, q.ID, tr(normLang(user.Lang), "internal_error"))
+		return
+	}
+	b.edit(ctx, msg.Chat.ID, msg.ID, text, kb)
+	b.answer(ctx, q.ID, "")
+}
+
+// onCard is a story's button under /latest: its full alert card. Only a
+// story on one of the chat's topics, or one it was sent, is shown.
+func (b *Bot) onCard(ctx context.Context, q *models.CallbackQuery, chatID int64, user storage.User, arg string) {
+	quiet(ctx)
+	lang := normLang(user.Lang)
+	id, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil {
+		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		return
+	}
+	st, err := b.store.Story(id)
+	if err != nil || len(st.Articles) == 0 || !(b.store.Delivered(user.ID, id) || slices.ContainsFunc(st.Topics, user.Subscribed)) {
+		b.answer(ctx, q.ID, tr(lang, "story_gone"))
+		return
+	}
+	a, err := b.store.ArticleHead(st.Articles[0])
+	if err != nil {
+		b.answer(ctx, q.ID, tr(lang, "story_gone"))
+		return
+	}
+	v := AlertView{Article: a, Story: st}
+	for _, t := range st.Topics {
+		if user.Subscribed(t) {
+			v.Topics = append(v.Topics, t)
 		}
 	}
-	b.editButtons(ctx, msg.Chat.ID, msg.ID, topicsKeyboard(names, nu))
+	b.fillView(&v, lang)
+	b.answer(ctx, q.ID, "")
+	b.send(ctx, chatID, FormatAlert(v, lang, user.Location()), AlertKeyboard(v, lang))
 }
 
 // onMute is the 🔕 button under an alert.

@@ -425,16 +425,33 @@ func TestLatest(t *testing.T) {
 	}
 	h.saveArticle("https://a.example/sport", "Football results", "Sports.", "Beta", now, false, "sport")
 
-	h.send(aliceID, aliceID, "/latest")
-	msgs := h.nextN(aliceID, latestStories)
-	for i, m := range msgs {
-		mustContain(t, m.Plain, want[i], "Alpha", "Topics: banks")
-		if strings.Contains(m.Plain, "other") {
-			t.Errorf("message shows a topic the user does not follow: %q", m.Plain)
+	// One message lists the ten newest, a button each opens the full card.
+	m = h.ask(aliceID, aliceID, "/latest")
+	h.settle(0)
+	h.noMoreMessages(aliceID)
+	pos := -1
+	for _, title := range want[:latestStories] {
+		i := strings.Index(m.Plain, title)
+		if i < pos {
+			t.Errorf("%q out of order in:\n%s", title, m.Plain)
 		}
+		pos = i
 	}
-	mustContain(t, msgs[0].Plain, "Краткий пересказ сюжета.")
-	mustContain(t, strings.Join(buttonData(msgs[0]), " "), "mute:banks", fmt.Sprintf("sim:%d", newest.StoryID))
+	mustContain(t, m.Plain, "Latest on your topics", "Alpha", "banks", "Краткий пересказ сюжета.")
+	if strings.Contains(m.Plain, "other") || strings.Contains(m.Plain, want[latestStories]) || strings.Contains(m.Plain, "Old bank") {
+		t.Errorf("/latest shows a topic the user does not follow, an 11th story or an old one:\n%s", m.Plain)
+	}
+	cards := buttonData(m)
+	if len(cards) != latestStories || cards[0] != fmt.Sprintf("card:%d", newest.StoryID) {
+		t.Fatalf("card buttons %v", cards)
+	}
+	h.press(aliceID, aliceID, m, cards[0])
+	card := h.next(aliceID)
+	mustContain(t, card.Plain, want[0], "Alpha", "Topics: banks", "Краткий пересказ сюжета.")
+	if strings.Contains(card.Plain, "other") {
+		t.Errorf("card shows a topic the user does not follow: %q", card.Plain)
+	}
+	mustContain(t, strings.Join(buttonData(card), " "), "mute:banks", fmt.Sprintf("sim:%d", newest.StoryID))
 	h.sync()
 	h.noMoreMessages(aliceID)
 }
@@ -518,17 +535,14 @@ func TestMuteAndSimilar(t *testing.T) {
 	h.saveArticle("https://d.example/sber2", "Кредиты малому бизнесу: Сбербанк расширяет программу", "Подробности программы кредитования малого бизнеса.", "ТАСС", now.Add(-10*time.Minute), false)
 	h.saveArticle("https://e.example/weather", "Погода в Москве", "Дожди.", "ТАСС", now.Add(-5*time.Minute), false)
 
-	h.send(aliceID, aliceID, "/latest")
-	msgs := h.nextN(aliceID, 2)
-	var vtbMsg, sberMsg tgfake.Message
-	for _, m := range msgs {
-		if strings.Contains(m.Plain, "ВТБ") {
-			vtbMsg = m
-		} else {
-			sberMsg = m
-		}
-	}
-	mustContain(t, vtbMsg.Plain, "Also in")
+	latest := h.ask(aliceID, aliceID, "/latest")
+	mustContain(t, latest.Plain, "ВТБ откроет ИИ-центр", "Сбербанк запустил")
+	h.press(aliceID, aliceID, latest, fmt.Sprintf("card:%d", orig.StoryID))
+	vtbMsg := h.next(aliceID)
+	h.press(aliceID, aliceID, latest, fmt.Sprintf("card:%d", lonely.StoryID))
+	sberMsg := h.next(aliceID)
+	mustContain(t, vtbMsg.Plain, "ВТБ", "Also in")
+	mustContain(t, sberMsg.Plain, "Сбербанк")
 
 	// 🔎 on a story with reprints lists its articles.
 	ans := h.press(aliceID, aliceID, vtbMsg, fmt.Sprintf("sim:%d", orig.StoryID))
@@ -566,26 +580,45 @@ func TestTopicsSplitWithTheirButtons(t *testing.T) {
 		q := fmt.Sprintf("(банк%d OR bank%d) %s", i, i, strings.Repeat("длинноеслово ", 30))
 		h.store.PutTopic(fmt.Sprintf("тема-%02d", i), q, now)
 	}
-	h.send(aliceID, aliceID, "/topics")
-	h.sync()
-	msgs := h.fake.Messages(aliceID)
-	h.seen[aliceID] = len(msgs)
-	if len(msgs) < 3 {
-		t.Fatalf("60 topics in %d messages", len(msgs))
-	}
-	buttons := 0
-	for _, m := range msgs {
+	// One message of 25 topics with their buttons; ◀ n/m ▶ page it.
+	m := h.ask(aliceID, aliceID, "/topics")
+	h.settle(0)
+	h.noMoreMessages(aliceID)
+	seen := map[string]bool{}
+	for page := range 3 {
+		toggles := 0
 		for _, d := range buttonData(m) {
-			buttons++
-			name := strings.TrimPrefix(d, "sub:")
+			name, ok := strings.CutPrefix(d, "sub:")
+			if !ok {
+				continue
+			}
+			toggles++
+			seen[name] = true
 			if !strings.Contains(m.Plain, name+" — ") {
-				t.Errorf("button %q under a message that does not list it", d)
+				t.Errorf("page %d: button %q under a message that does not list it", page+1, d)
 			}
 		}
+		if want := min(25, 60-25*page); toggles != want {
+			t.Errorf("page %d has %d toggles, want %d", page+1, toggles, want)
+		}
+		mustContain(t, strings.Join(buttonData(m), " "), fmt.Sprintf("tp:%d", page))
+		if page == 1 {
+			// Toggling on page 2 keeps page 2.
+			h.press(aliceID, aliceID, m, "sub:тема-30")
+			m = h.message(aliceID, m.ID)
+			mustContain(t, m.Plain, "✅ тема-30", "тема-49")
+			mustContain(t, strings.Join(buttonData(m), " "), "tp:1")
+		}
+		h.press(aliceID, aliceID, m, fmt.Sprintf("tp:%d", (page+1)%3))
+		m = h.message(aliceID, m.ID)
 	}
-	if buttons != 60 {
-		t.Errorf("%d buttons, want 60", buttons)
+	if len(seen) != 60 {
+		t.Errorf("%d topics over the pages, want 60", len(seen))
 	}
+	if !h.user(aliceID).Subscribed("тема-30") {
+		t.Error("the toggle on page 2 did not subscribe")
+	}
+	h.noMoreMessages(aliceID)
 }
 
 // A burst of newcomers reaches the admins as few messages, one per
@@ -599,20 +632,26 @@ func TestNewcomersBatchedForAdmins(t *testing.T) {
 	for i := range 6 {
 		h.send(first+int64(i), first+int64(i), "/start", tgfake.FirstName(fmt.Sprint("Newcomer", i)))
 	}
-	notices := h.nextN(adminID, 2) // the first at once, the other five after the interval
-	if len(notices[0].InlineKeyboard)+len(notices[1].InlineKeyboard) != 6 {
-		t.Fatalf("notices hold %d and %d newcomers, want 6 in all:\n%s\n%s",
-			len(notices[0].InlineKeyboard), len(notices[1].InlineKeyboard), notices[0].Plain, notices[1].Plain)
+	// The first notice goes at once with whoever had started by then; the
+	// rest wait for the interval.
+	notices := []tgfake.Message{h.next(adminID)}
+	for n := len(notices[0].InlineKeyboard); n < 6; n += len(notices[len(notices)-1].InlineKeyboard) {
+		notices = append(notices, h.next(adminID))
 	}
-	if d := notices[1].Sent.Sub(notices[0].Sent); d < 900*time.Millisecond {
-		t.Errorf("second notice %v after the first, want about NoticeEvery", d)
+	if len(notices) > 2 {
+		t.Errorf("%d notices for one burst, want at most 2", len(notices))
 	}
-	batch := notices[1]
+	if len(notices) == 2 {
+		if d := notices[1].Sent.Sub(notices[0].Sent); d < 900*time.Millisecond {
+			t.Errorf("second notice %v after the first, want about NoticeEvery", d)
+		}
+	}
+	batch := notices[len(notices)-1]
 	rows := len(batch.InlineKeyboard)
 	mustContain(t, batch.Plain, fmt.Sprintf("Waiting for your approval (%d)", rows))
 	var target, other int64
 	fmt.Sscanf(batch.InlineKeyboard[0][0].CallbackData, "appr:%d", &target)
-	fmt.Sscanf(notices[0].InlineKeyboard[0][0].CallbackData, "appr:%d", &other)
+	fmt.Sscanf(notices[0].InlineKeyboard[len(notices[0].InlineKeyboard)-1][0].CallbackData, "appr:%d", &other)
 	h.press(adminID, adminID, batch, fmt.Sprintf("appr:%d", target))
 	edited := h.message(adminID, batch.ID)
 	if len(edited.InlineKeyboard) != rows-1 || strings.Contains(strings.Join(buttonData(edited), " "), fmt.Sprint(target)) {
@@ -636,4 +675,30 @@ func TestNewcomersBatchedForAdmins(t *testing.T) {
 	mustContain(t, m.Plain, "Waiting for your approval (1)", "Late")
 	h.settle(0)
 	h.noMoreMessages(adminID)
+}
+
+// One /subscribe naming thousands of topics reads a capped number of them
+// and answers once.
+func TestSubscribeManyNamesAnswersOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.approved(aliceID, "en")
+	h.store.PutTopic("fintech", "fintech", time.Now())
+	h.store.PutTopic("banks", "банк", time.Now())
+	var names []string
+	for i := range 2040 {
+		names = append(names, fmt.Sprintf("nosuch%04d", i))
+	}
+	names = append([]string{"fintech", "Banks"}, names...)
+	text := "/subscribe " + strings.Join(names, " ")
+	if len([]rune(text)) > 4096 {
+		text = string([]rune(text)[:4096])
+	}
+	m := h.ask(aliceID, aliceID, text)
+	h.settle(0)
+	h.noMoreMessages(aliceID)
+	mustContain(t, m.Plain, "Subscribed to fintech, banks", "There is no topic nosuch0000", "and 28 more", "Only the first 50 names were read")
+	if u := h.user(aliceID); !u.Subscribed("fintech") || !u.Subscribed("banks") {
+		t.Errorf("subscriptions %v", u.Topics)
+	}
 }

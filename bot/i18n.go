@@ -73,6 +73,10 @@ var phrases = map[string]phrase{
 		en: "Only the group's administrators can change its subscriptions and settings.",
 		ru: "Подписки и настройки группы могут менять только её администраторы.",
 	},
+	"latest_header": {
+		en: "🗞 Latest on your topics",
+		ru: "🗞 Последнее по вашим темам",
+	},
 	"slow_down": {
 		en: "Too many messages at once: I am skipping some. Please wait a little and send the command again.",
 		ru: "Слишком много сообщений сразу: часть я пропускаю. Подождите немного и отправьте команду снова.",
@@ -146,6 +150,14 @@ var phrases = map[string]phrase{
 	"topic_unknown": {
 		en: "There is no topic <b>%s</b>. All topics: /topics",
 		ru: "Темы <b>%s</b> нет. Все темы: /topics",
+	},
+	"names_cut": {
+		en: "Only the first %d names were read.",
+		ru: "Прочитаны только первые %d названий.",
+	},
+	"and_more": {
+		en: "and %d more",
+		ru: "и ещё %d",
 	},
 	"subscribed": {
 		en: "Subscribed to <b>%s</b>.",

@@ -3,6 +3,7 @@ package bot
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"errors"
 	"strings"
 	"time"
@@ -149,10 +150,23 @@ func (b *Bot) slowDown(ctx context.Context, chat int64, upd *models.Update) {
 	b.reply(ctx, chat, tr(lang, "slow_down"))
 }
 
-// sendBlocks sends blocks joined by sep, split into as many messages as
-// Telegram's length limit needs; a block is never split.
+// maxReplies is the most messages one command answers with.
+const maxReplies = 2
+
+// sendBlocks sends blocks joined by sep in at most maxReplies messages
+// within Telegram's length limit; a block is never split, and what does
+// not fit is counted in a last line.
 func (b *Bot) sendBlocks(ctx context.Context, chatID int64, blocks []string, sep string) {
-	for _, text := range packBlocks(blocks, sep, tgTextLimit) {
+	texts := packBlocks(blocks, sep, tgTextLimit-64)
+	if len(texts) > maxReplies {
+		rest := 0
+		for _, t := range texts[maxReplies:] {
+			rest += strings.Count(t, sep) + 1
+		}
+		texts = texts[:maxReplies]
+		texts[maxReplies-1] += fmt.Sprintf("\n… +%d", rest)
+	}
+	for _, text := range texts {
 		if b.send(ctx, chatID, text, nil) == nil && ctx.Err() != nil {
 			return
 		}

@@ -70,43 +70,64 @@ func (b *Bot) cmdSearch(ctx context.Context, r *cmdReq) {
 }
 
 func (b *Bot) cmdTopics(ctx context.Context, r *cmdReq) {
-	topics, err := b.store.Topics()
+	text, kb, err := b.topicsPage(r.lang, r.user, 0)
 	if err != nil {
 		b.fail(ctx, r, "list topics", err)
 		return
 	}
-	if len(topics) == 0 {
-		b.reply(ctx, r.chatID, tr(r.lang, "no_topics"))
-		return
+	b.send(ctx, r.chatID, text, kb)
+}
+
+// topicsPage is page n of /topics: up to topicsPerMessage topics, each with
+// its toggle button, and ◀ n/m ▶ to the other pages. The message always
+// shows the topics its buttons toggle.
+func (b *Bot) topicsPage(lang string, u storage.User, n int) (string, *models.InlineKeyboardMarkup, error) {
+	topics, err := b.store.Topics()
+	if err != nil {
+		return "", nil, err
 	}
-	// Each message carries the buttons of the topics it lists, so a
-	// button's message always shows what the button toggles.
+	if len(topics) == 0 {
+		return tr(lang, "no_topics"), nil, nil
+	}
+	pages := (len(topics) + topicsPerMessage - 1) / topicsPerMessage
+	n = max(0, min(n, pages-1))
 	var sb strings.Builder
 	var names []string
-	flush := func() {
-		if len(names) > 0 {
-			b.send(ctx, r.chatID, sb.String(), topicsKeyboard(names, r.user))
-		}
-		sb.Reset()
-		names = nil
-	}
-	sb.WriteString(tr(r.lang, "topics_header"))
-	for _, t := range topics {
+	sb.WriteString(tr(lang, "topics_header"))
+	for _, t := range topics[n*topicsPerMessage : min(len(topics), (n+1)*topicsPerMessage)] {
 		mark := "▫️"
-		if r.user.Subscribed(t.Name) {
+		if u.Subscribed(t.Name) {
 			mark = "✅"
 		}
 		line := fmt.Sprintf("%s <b>%s</b> — <code>%s</code>", mark, escapeTG(t.Name), escapeTG(truncateUTF16(oneLine(t.Query), 120)))
-		if len(names) == topicsPerMessage || utf16Length(sb.String())+1+utf16Length(line) > tgTextLimit {
-			flush()
+		if utf16Length(sb.String())+1+utf16Length(line) > tgTextLimit-64 {
+			break // 25 lines of at most ~200 characters always fit; belt and braces
 		}
-		if sb.Len() > 0 {
-			sb.WriteString("\n")
-		}
+		sb.WriteString("\n")
 		sb.WriteString(line)
 		names = append(names, t.Name)
 	}
-	flush()
+	kb := topicsKeyboard(names, u)
+	if pages > 1 {
+		row := pagerRow("tp:", n, pages)
+		mid := models.InlineKeyboardButton{Text: fmt.Sprintf("%d / %d", n+1, pages), CallbackData: "tp:" + strconv.Itoa(n)}
+		kb.InlineKeyboard = append(kb.InlineKeyboard, []models.InlineKeyboardButton{row[0], mid, row[1]})
+	}
+	return sb.String(), kb, nil
+}
+
+// topicsPageOf is the page a /topics message shows, from its buttons.
+func topicsPageOf(kb *models.InlineKeyboardMarkup) int {
+	if kb == nil || len(kb.InlineKeyboard) == 0 {
+		return 0
+	}
+	last := kb.InlineKeyboard[len(kb.InlineKeyboard)-1]
+	if len(last) == 3 {
+		if n, err := strconv.Atoi(strings.TrimPrefix(last[1].CallbackData, "tp:")); err == nil {
+			return n
+		}
+	}
+	return 0
 }
 
 // topicsKeyboard has one toggle button per topic.
@@ -185,8 +206,15 @@ func (b *Bot) cmdUnsubscribe(ctx context.Context, r *cmdReq) {
 	b.changeSubscriptions(ctx, r, false)
 }
 
+// maxNames is how many topic names one /subscribe or /unsubscribe reads;
+// listedNames how many of one kind its answer names.
+const (
+	maxNames    = 50
+	listedNames = 20
+)
+
 // changeSubscriptions handles /subscribe and /unsubscribe with one or more
-// topic names.
+// topic names: one store write, one answer however many names.
 func (b *Bot) changeSubscriptions(ctx context.Context, r *cmdReq, subscribe bool) {
 	names := strings.FieldsFunc(r.args, func(c rune) bool { return c == ' ' || c == ',' || c == '\n' || c == '\t' })
 	if len(names) == 0 {
@@ -198,32 +226,51 @@ func (b *Bot) changeSubscriptions(ctx context.Context, r *cmdReq, subscribe bool
 		b.reply(ctx, r.chatID, tr(r.lang, key))
 		return
 	}
-	var lines []string
+	cut := len(names) > maxNames
+	if cut {
+		names = names[:maxNames]
+	}
+	topics, err := b.store.Topics()
+	if err != nil {
+		b.fail(ctx, r, "list topics", err)
+		return
+	}
+	exact, folded := map[string]string{}, map[string]string{}
+	for _, t := range topics {
+		exact[t.Name] = t.Name
+		folded[strings.ToLower(t.Name)] = t.Name
+	}
+	var known, unknown []string
 	for _, raw := range names {
-		name, ok, err := b.findTopic(raw)
-		if err != nil {
-			b.fail(ctx, r, "find topic", err)
-			return
-		}
-		if !ok && subscribe {
-			lines = append(lines, tr(r.lang, "topic_unknown", escapeTG(truncateUTF16(raw, 64))))
-			continue
-		}
+		name, ok := exact[raw]
 		if !ok {
-			// A removed topic's subscriptions are gone already; try the
-			// name as typed in case of a leftover.
-			name = raw
+			name, ok = folded[strings.ToLower(raw)]
 		}
-		changed := false
+		switch {
+		case ok && !slices.Contains(known, name):
+			known = append(known, name)
+		case !ok && !subscribe && r.user.Subscribed(raw):
+			known = append(known, raw) // a removed topic's leftover subscription
+		case !ok && !slices.Contains(unknown, raw):
+			unknown = append(unknown, raw)
+		}
+	}
+	var changed, unchanged []string
+	if len(known) > 0 {
 		u, err := b.store.UpdateUser(r.user.ID, func(u *storage.User) {
-			i := slices.Index(u.Topics, name)
-			switch {
-			case subscribe && i < 0:
-				u.Topics = append(u.Topics, name)
-				changed = true
-			case !subscribe && i >= 0:
-				u.Topics = slices.Delete(u.Topics, i, i+1)
-				changed = true
+			changed, unchanged = nil, nil
+			for _, name := range known {
+				i := slices.Index(u.Topics, name)
+				switch {
+				case subscribe && i < 0:
+					u.Topics = append(u.Topics, name)
+					changed = append(changed, name)
+				case !subscribe && i >= 0:
+					u.Topics = slices.Delete(u.Topics, i, i+1)
+					changed = append(changed, name)
+				default:
+					unchanged = append(unchanged, name)
+				}
 			}
 		})
 		if err != nil {
@@ -231,22 +278,42 @@ func (b *Bot) changeSubscriptions(ctx context.Context, r *cmdReq, subscribe bool
 			return
 		}
 		r.user = u
-		var key string
-		switch {
-		case subscribe && changed:
-			key = "subscribed"
-		case subscribe:
-			key = "already_subscribed"
-		case changed:
-			key = "unsubscribed"
-		case ok:
-			key = "not_subscribed"
-		default:
-			key = "topic_unknown"
-		}
-		lines = append(lines, tr(r.lang, key, escapeTG(truncateUTF16(name, 64))))
+	} else {
+		quiet(ctx)
 	}
-	b.sendBlocks(ctx, r.chatID, lines, "\n")
+	doneKey, sameKey := "subscribed", "already_subscribed"
+	if !subscribe {
+		doneKey, sameKey = "unsubscribed", "not_subscribed"
+	}
+	var lines []string
+	if len(changed) > 0 {
+		lines = append(lines, tr(r.lang, doneKey, nameList(r.lang, changed)))
+	}
+	if len(unchanged) > 0 {
+		lines = append(lines, tr(r.lang, sameKey, nameList(r.lang, unchanged)))
+	}
+	if len(unknown) > 0 {
+		lines = append(lines, tr(r.lang, "topic_unknown", nameList(r.lang, unknown)))
+	}
+	if cut {
+		lines = append(lines, tr(r.lang, "names_cut", maxNames))
+	}
+	b.reply(ctx, r.chatID, strings.Join(lines, "\n"))
+}
+
+// nameList is "a, b, c" (escaped, each cut to 64), at most listedNames of
+// them and "+N more".
+func nameList(lang string, names []string) string {
+	shown := names[:min(len(names), listedNames)]
+	out := make([]string, len(shown))
+	for i, n := range shown {
+		out[i] = escapeTG(truncateUTF16(n, 64))
+	}
+	s := strings.Join(out, ", ")
+	if rest := len(names) - len(shown); rest > 0 {
+		s += " " + tr(lang, "and_more", rest)
+	}
+	return s
 }
 
 func (b *Bot) cmdLatest(ctx context.Context, r *cmdReq) {
@@ -257,8 +324,8 @@ func (b *Bot) cmdLatest(ctx context.Context, r *cmdReq) {
 	var views []AlertView
 	seen := map[uint64]bool{}
 	err := b.store.ArticlesSince(b.now().Add(-recentWindow), func(a *storage.Article) bool {
-		if seen[a.StoryID] {
-			return true
+		if a.StoryID == 0 || seen[a.StoryID] {
+			return true // not placed in a story yet, or its story is listed
 		}
 		var topics []string
 		for _, t := range a.Topics {
@@ -281,14 +348,24 @@ func (b *Bot) cmdLatest(ctx context.Context, r *cmdReq) {
 		b.reply(ctx, r.chatID, tr(r.lang, "latest_empty"))
 		return
 	}
-	loc := r.user.Location()
-	for _, v := range views {
-		b.fillView(&v, r.lang)
-		b.send(ctx, r.chatID, FormatAlert(v, r.lang, loc), AlertKeyboard(v, r.lang))
-		if ctx.Err() != nil {
-			return
+	// One message lists them all, as a digest does; a button per story
+	// opens its full card.
+	for i := range views {
+		b.fillView(&views[i], r.lang)
+	}
+	text, shown := formatList(tr(r.lang, "latest_header"), views, r.lang, r.user.Location(), true, 0)
+	kb := &models.InlineKeyboardMarkup{}
+	var row []models.InlineKeyboardButton
+	for i, v := range views[:shown] {
+		row = append(row, models.InlineKeyboardButton{Text: strconv.Itoa(i + 1), CallbackData: "card:" + strconv.FormatUint(v.StoryID(), 10)})
+		if len(row) == 5 {
+			kb.InlineKeyboard, row = append(kb.InlineKeyboard, row), nil
 		}
 	}
+	if len(row) > 0 {
+		kb.InlineKeyboard = append(kb.InlineKeyboard, row)
+	}
+	b.send(ctx, r.chatID, text, kb)
 }
 
 // fillView adds the story, its summary (in lang, else in the summary
