@@ -107,14 +107,14 @@ type Bot struct {
 	// shutdownGrace so replies in progress are not cut off.
 	hctx context.Context
 
-	inbox   *inbox
-	budget  *budget
-	rights  *rights
+	inbox  *inbox
+	budget *budget
+	rights *rights
 
 	noticeEvery time.Duration
 	noticeWake  chan struct{}
-	pace    *pacer.Pacer
-	ownPace bool // made by New: Run runs it
+	pace        *pacer.Pacer
+	ownPace     bool // made by New: Run runs it
 
 	offMu     sync.Mutex
 	inflight  map[int64]int

@@ -3,8 +3,8 @@ package bot
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
