@@ -107,6 +107,13 @@ func (d *Doc) Stems() []string {
 	return out
 }
 
+// TitleStems and TextStems are the stems of the title and of the text, in
+// order: a phrase never runs from one into the other. The caller owns them.
+func (d *Doc) TitleStems() []string { return append([]string(nil), d.stems[:d.titleLen]...) }
+
+// TextStems: see TitleStems.
+func (d *Doc) TextStems() []string { return append([]string(nil), d.stems[d.titleLen:]...) }
+
 // Distinct is the number of different stems.
 func (d *Doc) Distinct() int { return len(d.first) }
 

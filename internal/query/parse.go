@@ -1,9 +1,12 @@
 package query
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -170,8 +173,9 @@ func isASCIILetters(s string) bool {
 }
 
 type parser struct {
-	toks []token
-	i    int
+	toks   []token
+	i      int
+	search *time.Time // now, for search queries; nil for topics
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -186,7 +190,17 @@ func (p *parser) next() token {
 
 // Parse parses a topic query; see the package documentation for the
 // language. The error, if any, is a *SyntaxError.
-func Parse(s string) (*Query, error) {
+func Parse(s string) (*Query, error) { return parse(s, nil) }
+
+// ParseSearch parses a search query: the topics' language, and also
+// topic:<name> (what that topic matched), since: and until: (a date such as
+// 2026-01-01, or a span back from now such as 7d, 12h or 2w). A search may
+// ask for filters alone ("topic:vtb since:7d"). Dates are in UTC; since:
+// and until: may not stand under OR or an exclusion. Match never matches
+// topic:, since: or until:; the search index does.
+func ParseSearch(s string, now time.Time) (*Query, error) { return parse(s, &now) }
+
+func parse(s string, search *time.Time) (*Query, error) {
 	src := []rune(s)
 	if len(src) > MaxLen {
 		return nil, errAt(MaxLen, "the query is too long: %d characters, at most %d", len(src), MaxLen)
@@ -198,7 +212,7 @@ func Parse(s string) (*Query, error) {
 	if toks[0].kind == tEOF {
 		return nil, errAt(0, "empty query: write the words to look for")
 	}
-	p := &parser{toks: toks}
+	p := &parser{toks: toks, search: search}
 	root, err := p.parseAnd()
 	if err != nil {
 		return nil, err
@@ -213,6 +227,9 @@ func Parse(s string) (*Query, error) {
 		return nil, err
 	}
 	if err := checkPositive(root, false); err != nil {
+		return nil, err
+	}
+	if err := checkTimes(root, false); err != nil {
 		return nil, err
 	}
 	q := &Query{root: root}
@@ -293,7 +310,7 @@ func (p *parser) parsePrimary() (*node, *SyntaxError) {
 		}
 		return n, nil
 	case tFilter:
-		return filter(t)
+		return p.filter(t)
 	case tLParen:
 		if p.peek().kind == tRParen {
 			return nil, errAt(t.pos, "empty parentheses")
@@ -330,7 +347,26 @@ func words(toks []string, pos int) *node {
 	return n
 }
 
-func filter(t token) (*node, *SyntaxError) {
+func (p *parser) filter(t token) (*node, *SyntaxError) {
+	if p.search != nil {
+		switch t.key {
+		case "topic":
+			if t.text == "" {
+				return nil, errAt(t.pos, "topic: needs a topic's name, as in topic:vtb-china")
+			}
+			return &node{kind: kTopic, pos: t.pos, value: t.text}, nil
+		case "since", "until":
+			at, err := parseWhen(t.text, *p.search, t.key == "until")
+			if err != nil {
+				return nil, errAt(t.valPos, "%s: %v", t.key, err)
+			}
+			k := kSince
+			if t.key == "until" {
+				k = kUntil
+			}
+			return &node{kind: k, pos: t.pos, at: at}, nil
+		}
+	}
 	switch t.key {
 	case "lang":
 		v := strings.ToLower(t.text)
@@ -351,7 +387,57 @@ func filter(t token) (*node, *SyntaxError) {
 		}
 		return &node{kind: kSite, pos: t.pos, value: v}, nil
 	}
+	if p.search != nil {
+		return nil, errAt(t.pos, "unknown filter %q: the filters are lang:, site:, topic:, since: and until:", t.key+":")
+	}
 	return nil, errAt(t.pos, "unknown filter %q: the filters are lang: and site:", t.key+":")
+}
+
+// parseWhen reads a date (2026-01-01, or 2026-01-01T10:00, in UTC) or a
+// span back from now (30m, 12h, 7d, 2w). A date for until: means the end of
+// that day.
+func parseWhen(v string, now time.Time, end bool) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, errors.New("needs a date such as 2026-01-01 or a span such as 7d")
+	}
+	for _, layout := range []string{"2006-01-02", "2006-01-02T15:04", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			if end && layout == "2006-01-02" {
+				t = t.Add(24*time.Hour - time.Nanosecond)
+			}
+			return t, nil
+		}
+	}
+	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[v[len(v)-1]]
+	n, err := strconv.Atoi(v[:len(v)-1])
+	if unit == 0 || err != nil || n < 0 || n > 100*365 {
+		return time.Time{}, fmt.Errorf("%q is neither a date such as 2026-01-01 nor a span such as 7d", v)
+	}
+	return now.Add(-time.Duration(n) * unit), nil
+}
+
+// checkTimes keeps since: and until: out of ORs and exclusions, where
+// they would mean something nobody asks for.
+func checkTimes(n *node, nested bool) *SyntaxError {
+	switch n.kind {
+	case kSince, kUntil:
+		if nested {
+			return errAt(n.pos, "since: and until: apply to the whole search: write them outside OR, parentheses and exclusions")
+		}
+	case kAnd:
+		for _, kid := range n.kids {
+			if err := checkTimes(kid, nested); err != nil {
+				return err
+			}
+		}
+	case kOr, kNot:
+		for _, kid := range n.kids {
+			if err := checkTimes(kid, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // validDomain accepts dot-separated labels of letters, digits and hyphens.

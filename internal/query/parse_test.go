@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -280,5 +281,54 @@ func TestParseTopicRefusesBroadFilters(t *testing.T) {
 		if _, err := Parse(tc.q); err != nil {
 			t.Errorf("Parse(%q) = %v: search may use broad filters", tc.q, err)
 		}
+	}
+}
+
+func TestParseSearch(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		q    string
+		want string // canonical form; "" means an error
+	}{
+		{"topic:vtb since:7d", "topic:vtb since:2026-11-24T12:00:00Z"},
+		{"Huawei VTB since:2026-11-01 until:2026-11-30", "huawei vtb since:2026-11-01T00:00:00Z until:2026-11-30T23:59:59Z"},
+		{"ВТБ since:12h", "втб since:2026-12-01T00:00:00Z"},
+		{"lang:en", "lang:en"},
+		{"(ВТБ OR since:7d)", ""},
+		{"ВТБ -since:7d", ""},
+		{"since:yesterday", ""},
+		{"topic:", ""},
+		{"-спорт", ""},
+		{"foo:bar", ""},
+	} {
+		q, err := ParseSearch(tc.q, now)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("ParseSearch(%q) = %q, want an error", tc.q, q)
+			}
+			continue
+		}
+		if err != nil || q.String() != tc.want {
+			t.Errorf("ParseSearch(%q) = %v, %v; want %q", tc.q, q, err, tc.want)
+		}
+	}
+	// Topics know no search filters.
+	if _, err := Parse("topic:vtb ВТБ"); err == nil {
+		t.Error("Parse accepted topic:")
+	}
+	// The tree shows what was parsed.
+	q, _ := ParseSearch(`"ИИ-центр" (ВТБ OR VTB) -спорт site:www.Vedomosti.ru topic:vtb since:7d`, now)
+	tree := q.Tree()
+	if tree.Kind != And || len(tree.Kids) != 6 {
+		t.Fatalf("tree %+v", tree)
+	}
+	if k := tree.Kids[0]; k.Kind != Phrase || strings.Join(k.Stems, " ") != "ии центр" {
+		t.Errorf("phrase %+v", k)
+	}
+	if k := tree.Kids[3]; k.Kind != Site || k.Value != "vedomosti.ru" {
+		t.Errorf("site %+v", k)
+	}
+	if k := tree.Kids[5]; k.Kind != Since || !k.Time.Equal(now.Add(-7*24*time.Hour)) {
+		t.Errorf("since %+v", k)
 	}
 }

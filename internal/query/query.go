@@ -3,6 +3,7 @@ package query
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"dozor/internal/analysis"
 )
@@ -18,6 +19,9 @@ type kind uint8
 const (
 	kLang kind = iota // cheapest to check first
 	kSite
+	kTopic // search only
+	kSince // search only
+	kUntil // search only
 	kWord
 	kPhrase
 	kNot
@@ -30,8 +34,9 @@ type node struct {
 	pos   int      // where it starts in the query, for errors
 	words []string // kWord, kPhrase: normalized words, as printed
 	stems []string // kWord, kPhrase: their stems, as matched
-	value string   // kLang, kSite
-	kids  []*node  // kNot, kAnd, kOr, in the order written
+	value string    // kLang, kSite, kTopic
+	at    time.Time // kSince, kUntil
+	kids  []*node   // kNot, kAnd, kOr, in the order written
 	order []*node  // kAnd, kOr: kids, cheapest first, for Match
 }
 
@@ -66,6 +71,10 @@ func (n *node) match(d *analysis.Doc) bool {
 		return d.Lang == n.value
 	case kSite:
 		return d.OnSite(n.value)
+	case kTopic, kSince, kUntil:
+		// What a topic matched and when an article appeared are not in
+		// the article's text: only the search index answers these.
+		return false
 	case kNot:
 		return !n.kids[0].match(d)
 	case kAnd:
@@ -115,6 +124,12 @@ func (n *node) write(b *strings.Builder, parent kind) {
 		b.WriteString("lang:" + n.value)
 	case kSite:
 		b.WriteString("site:" + n.value)
+	case kTopic:
+		b.WriteString("topic:" + n.value)
+	case kSince:
+		b.WriteString("since:" + n.at.UTC().Format(time.RFC3339))
+	case kUntil:
+		b.WriteString("until:" + n.at.UTC().Format(time.RFC3339))
 	case kNot:
 		b.WriteByte('-')
 		n.kids[0].write(b, kNot)
