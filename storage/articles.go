@@ -162,6 +162,9 @@ func saveFetch(tx *bolt.Tx, r FetchResult) ([]Article, error) {
 		} else {
 			err = queueFold(tx, &a, na.Sig, na.HasSig)
 		}
+		if err == nil {
+			err = queueIndex(tx, id)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -101,7 +101,9 @@ func (s *Store) SavePages(results []PageResult) error {
 					return err
 				}
 			}
+			changed := r.FullText != ""
 			if !slices.Equal(a.Topics, r.Topics) || (a.Matched.IsZero() && !r.Matched.IsZero()) {
+				changed = true
 				a.Topics = r.Topics
 				if a.Matched.IsZero() {
 					a.Matched = r.Matched
@@ -115,6 +117,11 @@ func (s *Store) SavePages(results []PageResult) error {
 			}
 			if err := queueFold(tx, &a, r.Sig, r.HasSig); err != nil {
 				return err
+			}
+			if changed {
+				if err := queueIndex(tx, a.ID); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

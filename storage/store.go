@@ -56,6 +56,7 @@ var (
 	bucketAlerts      = []byte("alerts")       // fold → summarize: alert id → Alert
 	bucketFanoutQueue = []byte("fanout_queue") // summarize → fan out: alert id → Alert
 	bucketOutbox      = []byte("outbox")       // fan out → deliver: message id → OutMsg
+	bucketIndexQueue  = []byte("index_queue")  // any change → index: article id → nothing
 
 	// bucketEnrich is the page queue of versions before the pipeline had
 	// stages; Open moves what it holds into bucketPageQueue.
@@ -66,7 +67,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketSources, bucketSourceURLs, bucketArticles, bucketArticleKeys,
 	bucketArticleTime, bucketArticleStory, bucketFullText, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
 	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered,
-	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue,
+	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue, bucketIndexQueue,
 }
 
 // Options tune Open.

@@ -229,7 +229,10 @@ func (ft *FoldTx) Join(st *Story, a *Article) error {
 func (ft *FoldTx) place(a *Article) error {
 	b := ft.tx.Bucket(bucketArticleStory)
 	b.FillPercent = appendFill
-	return b.Put(itob(a.ID), itob(a.StoryID))
+	if err := b.Put(itob(a.ID), itob(a.StoryID)); err != nil {
+		return err
+	}
+	return queueIndex(ft.tx, a.ID) // its story is searched by
 }
 
 // SaveStory stores a changed story.

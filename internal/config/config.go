@@ -20,7 +20,8 @@ import (
 
 // Config is the whole configuration, validated.
 type Config struct {
-	DB        string
+	DB          string
+	SearchIndex string
 	LogLevel  slog.Level
 	LogFormat string
 
@@ -66,6 +67,8 @@ func Vars() []Var { return vars }
 var vars = []Var{
 	{Name: "DOZOR_DB", Default: "data/dozor.db", Help: "bbolt database file; its directory is created, the file gets mode 0600",
 		set: func(c *Config, v string) error { return nonEmpty(&c.DB, v) }},
+	{Name: "SEARCH_INDEX", Default: "", Help: "directory of the search index, a copy of the articles rebuilt from the database when missing or damaged; empty means <DOZOR_DB>.search",
+		set: func(c *Config, v string) error { c.SearchIndex = v; return nil }},
 	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
 		set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	{Name: "LOG_FORMAT", Default: "text", Help: "text or json (log/slog handlers on stderr)",
@@ -189,6 +192,9 @@ func Parse(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if c.WebhookURL != "" && c.WebhookSecret == "" {
 		return nil, errors.New("config: WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+	}
+	if c.SearchIndex == "" {
+		c.SearchIndex = c.DB + ".search"
 	}
 	return c, nil
 }
