@@ -5,6 +5,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -42,9 +43,9 @@ const (
 	// chatSlots bounds the chats whose updates are handled at once, so a
 	// burst of messages queues instead of piling work onto bbolt.
 	chatSlots = 32
-	// shutdownGrace is how long running handlers may finish their replies
+	// defaultGrace is how long running handlers may finish their replies
 	// after Run's context ends before their own context is cancelled.
-	shutdownGrace = 10 * time.Second
+	defaultGrace = 10 * time.Second
 	// webhookMaxBody caps one webhook request; updates are a few KB.
 	webhookMaxBody = 1 << 20
 )
@@ -78,6 +79,9 @@ type Options struct {
 	// deliver stage; replies go at reply priority, before alerts. Nil makes
 	// one for the bot alone, run by Run.
 	Pacer *pacer.Pacer
+	// ShutdownGrace is how long handlers may finish after Run's context
+	// ends (SHUTDOWN_TIMEOUT; default 10 s).
+	ShutdownGrace time.Duration
 	// NoticeEvery is how often at most admins are told about new users
 	// (default a minute).
 	NoticeEvery time.Duration
@@ -104,8 +108,9 @@ type Bot struct {
 	// written by Run before any update is handled.
 	username string
 	// hctx is the context handlers run in: it outlives Run's context by
-	// shutdownGrace so replies in progress are not cut off.
-	hctx context.Context
+	// grace so replies in progress are not cut off.
+	hctx  context.Context
+	grace time.Duration
 
 	inbox  *inbox
 	budget *budget
@@ -167,6 +172,7 @@ func New(opts Options) (*Bot, error) {
 		budget:      newBudget(),
 		rights:      newRights(),
 		noticeEvery: opts.NoticeEvery,
+		grace:       cmp.Or(opts.ShutdownGrace, defaultGrace),
 		noticeWake:  make(chan struct{}, 1),
 		pace:        opts.Pacer,
 		inflight:    map[int64]int{},
@@ -359,7 +365,7 @@ func (b *Bot) runWebhook(ctx context.Context) error {
 	case err := <-served:
 		runErr = fmt.Errorf("bot: webhook server: %w", err)
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, scancel := context.WithTimeout(context.Background(), b.grace)
 	if err := srv.Shutdown(sctx); err != nil {
 		b.log.Warn("bot: webhook server shutdown", "err", err)
 	}
@@ -393,7 +399,7 @@ func (b *Bot) webhookHandler() http.Handler {
 }
 
 // waitHandlers waits for running handlers, cancelling their context if
-// they take longer than shutdownGrace.
+// they take longer than the grace.
 func (b *Bot) waitHandlers(cancel context.CancelFunc) {
 	done := make(chan struct{})
 	go func() {
@@ -403,7 +409,7 @@ func (b *Bot) waitHandlers(cancel context.CancelFunc) {
 	select {
 	case <-done:
 		return
-	case <-time.After(shutdownGrace):
+	case <-time.After(b.grace):
 		b.log.Warn("bot: handlers still running after shutdown grace; cancelling them")
 		cancel()
 	}

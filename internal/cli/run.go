@@ -11,10 +11,6 @@ import (
 	"dozor/jobs"
 )
 
-// shutdownGrace is how long a pass in flight may take to finish after
-// SIGINT/SIGTERM before it is cancelled.
-const shutdownGrace = 2 * time.Minute
-
 // run starts the watch schedule, the pipeline's stages and the bot, and
 // stops them all cleanly when ctx ends. One part failing for good (a
 // rejected token) stops the whole.
@@ -44,7 +40,7 @@ func (a *app) run(ctx context.Context) error {
 		Token: a.cfg.TelegramToken, APIURL: a.cfg.TelegramAPIURL,
 		WebhookURL: a.cfg.WebhookURL, WebhookListen: a.cfg.WebhookListen, WebhookSecret: a.cfg.WebhookSecret,
 		AdminIDs: a.cfg.AdminIDs, Access: a.cfg.Access, SummaryLang: a.cfg.SummaryLanguage,
-		Store: st, Fetcher: f, Pacer: pace, Log: a.log,
+		Store: st, Fetcher: f, Pacer: pace, ShutdownGrace: a.cfg.ShutdownTimeout, Log: a.log,
 	})
 	if err != nil {
 		return err
@@ -55,7 +51,7 @@ func (a *app) run(ctx context.Context) error {
 	g.Go(func() error { return b.Run(ctx) })
 	g.Go(func() error { return p.Run(ctx) })
 	g.Go(func() error {
-		return jobs.Schedule(ctx, a.cfg.WatchSchedule, shutdownGrace, a.log, func(ctx context.Context) {
+		return jobs.Schedule(ctx, a.cfg.WatchSchedule, a.cfg.ShutdownTimeout, a.log, func(ctx context.Context) {
 			rep, err := p.Watcher.Pass(ctx, jobs.PassOptions{})
 			if err != nil {
 				a.log.Error("watch pass", "err", err)
@@ -69,7 +65,20 @@ func (a *app) run(ctx context.Context) error {
 	})
 	a.log.Info("dozor started", "db", a.cfg.DB, "schedule", a.cfg.WatchSchedule,
 		"llm", a.cfg.LLMEnabled(), "access", a.cfg.Access)
-	err = g.Wait()
+	// SHUTDOWN_TIMEOUT bounds the whole stop: past it (and a moment for
+	// the parts to see their contexts cancelled), dozor exits and the
+	// queues keep what was not done.
+	stopped := make(chan error, 1)
+	go func() { stopped <- g.Wait() }()
+	select {
+	case err = <-stopped:
+	case <-ctx.Done():
+		select {
+		case err = <-stopped:
+		case <-time.After(a.cfg.ShutdownTimeout + 5*time.Second):
+			a.log.Warn("shutdown took longer than SHUTDOWN_TIMEOUT: exiting; the queues keep the rest", "timeout", a.cfg.ShutdownTimeout)
+		}
+	}
 	a.log.Info("dozor stopped")
 	return err
 }

@@ -50,6 +50,8 @@ type Config struct {
 	WebhookSecret  string
 	AdminIDs       []int64
 	Access         string
+
+	ShutdownTimeout time.Duration
 }
 
 // Var is one environment variable.
@@ -136,6 +138,8 @@ var vars = []Var{
 		set: func(c *Config, v string) error { return ids(&c.AdminIDs, v) }},
 	{Name: "ACCESS", Default: "approval", Help: "approval: admins approve new users; open: anyone may subscribe",
 		set: func(c *Config, v string) error { return oneOf(&c.Access, v, "approval", "open") }},
+	{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "on SIGTERM, how long the pass, the replies and the sends in flight may take to finish; the queues keep the rest",
+		set: func(c *Config, v string) error { return duration(&c.ShutdownTimeout, v, time.Second) }},
 }
 
 // Load reads the configuration from the process environment, falling back
