@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"dozor/internal/analysis"
 	"dozor/internal/canon"
 	"dozor/internal/feed"
 	"dozor/internal/fetch"
@@ -139,23 +138,25 @@ func (b *Bot) cmdTest(ctx context.Context, r *cmdReq) {
 		b.reply(ctx, r.chatID, msg)
 		return
 	}
-	total, matched := 0, 0
-	var hits []storage.Article
-	err := b.store.ArticlesSince(b.now().Add(-recentWindow), func(a *storage.Article) bool {
-		total++
-		if parsed.Match(analysis.Analyze(a.Title, a.BestText(), a.URL)) {
-			matched++
-			if len(hits) < testMaxTitles {
-				hits = append(hits, *a)
-			}
-		}
-		return ctx.Err() == nil
-	})
+	if b.search == nil {
+		b.reply(ctx, r.chatID, tr(r.lang, "search_unavailable"))
+		return
+	}
+	release, err := b.heavy.take(r.from.ID)
+	if err != nil {
+		b.refuse(ctx, r.chatID, r.lang, err)
+		return
+	}
+	defer release()
+	matched, total, hits, partial, err := b.testQuery(ctx, parsed, q)
 	if err != nil {
 		b.fail(ctx, r, "test query", err)
 		return
 	}
 	blocks := []string{tr(r.lang, "test_result", escapeTG(truncateUTF16(q, 300)), matched, total)}
+	if partial {
+		blocks = append(blocks, tr(r.lang, "search_partial"))
+	}
 	if len(hits) > 0 {
 		blocks = append(blocks, "", tr(r.lang, "test_latest", len(hits)))
 		loc := r.user.Location()

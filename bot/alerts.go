@@ -54,6 +54,7 @@ func (a Alerts) SendAlert(ctx context.Context, chatID int64, m *jobs.Rendered, p
 	if m.Group {
 		p.LinkPreviewOptions = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
 	}
+	p.DisableNotification = m.Silent
 	_, err := a.API.SendMessage(ctx, p)
 	return classify(err)
 }

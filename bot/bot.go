@@ -82,6 +82,11 @@ type Options struct {
 	// ShutdownGrace is how long handlers may finish after Run's context
 	// ends (SHUTDOWN_TIMEOUT; default 10 s).
 	ShutdownGrace time.Duration
+	// Search is the search index for /search, /test and 🔎; nil leaves
+	// them unavailable.
+	Search Searcher
+	// Observe is told about every Bot API call (nil: nobody).
+	Observe Observer
 	// NoticeEvery is how often at most admins are told about new users
 	// (default a minute).
 	NoticeEvery time.Duration
@@ -112,9 +117,12 @@ type Bot struct {
 	hctx  context.Context
 	grace time.Duration
 
-	inbox  *inbox
-	budget *budget
-	rights *rights
+	inbox    *inbox
+	budget   *budget
+	rights   *rights
+	search   Searcher
+	heavy    *heavy
+	searches *searches
 
 	noticeEvery time.Duration
 	noticeWake  chan struct{}
@@ -171,6 +179,9 @@ func New(opts Options) (*Bot, error) {
 		inbox:       newInbox(chatSlots),
 		budget:      newBudget(),
 		rights:      newRights(),
+		search:      opts.Search,
+		heavy:       newHeavy(),
+		searches:    newSearches(),
 		noticeEvery: opts.NoticeEvery,
 		grace:       cmp.Or(opts.ShutdownGrace, defaultGrace),
 		noticeWake:  make(chan struct{}, 1),
@@ -216,6 +227,9 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.APIURL != "" {
 		tgOpts = append(tgOpts, tgbot.WithServerURL(strings.TrimRight(opts.APIURL, "/")))
+	}
+	if opts.Observe != nil {
+		tgOpts = append(tgOpts, tgbot.WithHTTPClient(pollTimeout, observedClient{c: &http.Client{Timeout: pollTimeout}, obs: opts.Observe}))
 	}
 	if offset > 0 {
 		// The library asks for lastUpdateID+1; offset is the next id wanted.

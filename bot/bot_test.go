@@ -22,6 +22,7 @@ import (
 
 	"dozor/internal/logging"
 	"dozor/internal/pacer"
+	"dozor/internal/search"
 	"dozor/internal/tgfake"
 	"dozor/storage"
 )
@@ -57,6 +58,7 @@ type harness struct {
 	t     *testing.T
 	fake  *tgfake.Server
 	store *storage.Store
+	index *search.Index
 	logs  *syncBuffer
 	opts  Options
 	bot   *Bot
@@ -97,7 +99,12 @@ func newStoppedHarness(t *testing.T, fakeOpts []tgfake.Option, configure ...func
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, fake: fake, store: st, logs: &syncBuffer{}, seen: map[int64]int{}}
+	idx, _, err := search.Open(filepath.Join(t.TempDir(), "dozor.search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	h := &harness{t: t, fake: fake, store: st, index: idx, logs: &syncBuffer{}, seen: map[int64]int{}}
 	h.opts = Options{
 		Token:       testToken,
 		APIURL:      fake.URL(),
@@ -107,6 +114,7 @@ func newStoppedHarness(t *testing.T, fakeOpts []tgfake.Option, configure ...func
 		Store:       st,
 		Log:         testLogger(h.logs),
 		Pacer:       pace,
+		Search:      idx,
 		NoticeEvery: 100 * time.Millisecond,
 	}
 	for _, c := range configure {

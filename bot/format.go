@@ -80,12 +80,7 @@ func AlertKeyboard(v AlertView, lang string) *models.InlineKeyboardMarkup {
 			continue
 		}
 		seen[t] = true
-		// Long Cyrillic names overflow the 64-byte limit: topicData hashes them.
-		data := topicData("mute", t)
-		mute = append(mute, models.InlineKeyboardButton{
-			Text:         "🔕 " + wording(lang, "Mute", "Заглушить") + " " + t,
-			CallbackData: data,
-		})
+		mute = append(mute, muteButton(t, lang))
 	}
 	for _, b := range mute {
 		rows = append(rows, []models.InlineKeyboardButton{b})
@@ -115,13 +110,7 @@ func wording(lang, en, ru string) string {
 func alertRuns(v AlertView, lang string, loc *time.Location, html bool) runDoc {
 	var d runDoc
 	href := httpLink(v.Article.URL)
-	title := cleanFeedText(v.Article.Title, true)
-	if title == "" {
-		title = cleanFeedText(v.Story.Title, true)
-	}
-	if title == "" {
-		title = wording(lang, "(untitled)", "(без заголовка)")
-	}
+	title := storyTitle(v, lang)
 	d.add(textRun{text: title, href: href, bold: true, cut: true})
 	if !html && href != "" {
 		d.newline()
@@ -303,13 +292,7 @@ func formatList(heading string, vs []AlertView, lang string, loc *time.Location,
 func groupEntryRuns(num int, v AlertView, lang string, loc *time.Location, html bool) runDoc {
 	var d runDoc
 	href := httpLink(v.Article.URL)
-	title := cleanFeedText(v.Article.Title, true)
-	if title == "" {
-		title = cleanFeedText(v.Story.Title, true)
-	}
-	if title == "" {
-		title = wording(lang, "(untitled)", "(без заголовка)")
-	}
+	title := storyTitle(v, lang)
 	d.add(textRun{text: strconv.Itoa(num) + ". "}, textRun{text: truncateUTF16(title, groupTitleLen), href: href, bold: true, cut: true})
 	if !html && href != "" {
 		d.newline()
@@ -327,6 +310,18 @@ func groupEntryRuns(num int, v AlertView, lang string, loc *time.Location, html 
 		}
 	}
 	return d
+}
+
+// storyTitle is the title an alert shows: the article's, else its
+// story's, else a placeholder.
+func storyTitle(v AlertView, lang string) string {
+	if t := cleanFeedText(v.Article.Title, true); t != "" {
+		return t
+	}
+	if t := cleanFeedText(v.Story.Title, true); t != "" {
+		return t
+	}
+	return wording(lang, "(untitled)", "(без заголовка)")
 }
 
 // leadSentence is text up to the end of its first sentence or line.

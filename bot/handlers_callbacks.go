@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,12 +11,15 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
-	"dozor/internal/analysis"
 	"dozor/storage"
 )
 
 // similarMax is how many articles 🔎 lists.
 const similarMax = 10
+
+// manages are the buttons that change a chat's subscriptions or settings,
+// which in a group only its administrators may press.
+var manages = map[string]bool{"sub": true, "mute": true, "m1d": true, "m1w": true, "m0": true, "um": true, "set": true, "dg": true}
 
 // onCallback handles inline button presses: appr/deny (admins), sub, mute,
 // sim and set (subscribers).
@@ -75,7 +77,7 @@ func (b *Bot) onCallback(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 		return
 	}
 	b.reactivate(&user)
-	if (kind == "sub" || kind == "mute" || kind == "set") && msg != nil && !b.mayManage(ctx, chatID, msg.Chat.Type, q.From.ID) {
+	if manages[kind] && msg != nil && !b.mayManage(ctx, chatID, msg.Chat.Type, q.From.ID) {
 		quiet(ctx)
 		b.answer(ctx, q.ID, stripTags(tr(lang, "group_admins_only")))
 		return
@@ -84,15 +86,27 @@ func (b *Bot) onCallback(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 	case kind == "sub" && (sep == ':' || sep == '#'):
 		b.onToggle(ctx, q, msg, user, sep, arg)
 	case kind == "mute" && (sep == ':' || sep == '#'):
-		b.onMute(ctx, q, user, sep, arg)
+		b.onMuteMenu(ctx, q, msg, user, sep, arg)
+	case (kind == "m1d" || kind == "m1w" || kind == "m0") && (sep == ':' || sep == '#'):
+		b.onMuteFor(ctx, q, msg, user, kind, sep, arg)
+	case kind == "um" && (sep == ':' || sep == '#'):
+		b.onUnmute(ctx, q, msg, user, sep, arg)
+	case kind == "dg" && sep == ':':
+		b.onSetting(ctx, q, msg, user, arg, func(u storage.User) (string, *models.InlineKeyboardMarkup) {
+			return digestText(u, b.now()), digestKeyboard(u, "dg")
+		})
 	case kind == "sim" && sep == ':':
 		b.onSimilar(ctx, q, chatID, user, arg)
 	case kind == "set" && sep == ':':
-		b.onSetting(ctx, q, msg, user, arg)
+		b.onSetting(ctx, q, msg, user, arg, func(u storage.User) (string, *models.InlineKeyboardMarkup) {
+			return settingsText(u, b.now()), settingsKeyboard(u)
+		})
 	case kind == "tp" && sep == ':':
 		b.onTopicsPage(ctx, q, msg, user, arg)
 	case kind == "card" && sep == ':':
 		b.onCard(ctx, q, chatID, user, arg)
+	case kind == "sr" && sep == ':':
+		b.onSearchPage(ctx, q, msg, user, arg)
 	case kind == "pg" && sep == ':':
 		b.onPage(ctx, q, msg, &cmdReq{chatID: chatID, from: &q.From, lang: lang, admin: admin, user: user, hasUser: true}, arg)
 	default:
@@ -170,8 +184,8 @@ func (b *Bot) onCard(ctx context.Context, q *models.CallbackQuery, chatID int64,
 		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
-	st, err := b.store.Story(id)
-	if err != nil || len(st.Articles) == 0 || !(b.store.Delivered(user.ID, id) || slices.ContainsFunc(st.Topics, user.Subscribed)) {
+	st, ok := b.viewable(user, id)
+	if !ok {
 		b.answer(ctx, q.ID, tr(lang, "story_gone"))
 		return
 	}
@@ -191,32 +205,22 @@ func (b *Bot) onCard(ctx context.Context, q *models.CallbackQuery, chatID int64,
 	b.send(ctx, chatID, FormatAlert(v, lang, user.Location()), AlertKeyboard(v, lang))
 }
 
-// onMute is the 🔕 button under an alert.
-func (b *Bot) onMute(ctx context.Context, q *models.CallbackQuery, user storage.User, sep byte, arg string) {
-	lang := normLang(user.Lang)
-	name, _ := b.topicFromData(sep, arg)
-	if name == "" || !user.Subscribed(name) {
-		quiet(ctx)
-		b.answer(ctx, q.ID, tr(lang, "cb_not_subscribed", name))
-		return
+// viewable is story id if the user may open it from a button: one it was
+// sent or one on a topic it follows, so a forged button shows nothing of
+// someone else's topics.
+func (b *Bot) viewable(user storage.User, id uint64) (storage.Story, bool) {
+	st, err := b.store.Story(id)
+	if err != nil || len(st.Articles) == 0 {
+		return storage.Story{}, false
 	}
-	_, err := b.store.UpdateUser(user.ID, func(u *storage.User) {
-		if i := slices.Index(u.Topics, name); i >= 0 {
-			u.Topics = slices.Delete(u.Topics, i, i+1)
-		}
-	})
-	if err != nil {
-		b.log.Error("bot: mute topic", "user_id", user.ID, "err", err)
-		b.answer(ctx, q.ID, tr(lang, "internal_error"))
-		return
-	}
-	b.answer(ctx, q.ID, tr(lang, "cb_muted", name))
+	return st, b.store.Delivered(user.ID, id) || slices.ContainsFunc(st.Topics, user.Subscribed)
 }
 
-// onSetting applies a /settings button and redraws the settings message.
-func (b *Bot) onSetting(ctx context.Context, q *models.CallbackQuery, msg *models.Message, user storage.User, arg string) {
+// onSetting applies a button under /settings or /digest ("key:value") and
+// redraws that message with view.
+func (b *Bot) onSetting(ctx context.Context, q *models.CallbackQuery, msg *models.Message, user storage.User, arg string, view func(storage.User) (string, *models.InlineKeyboardMarkup)) {
 	key, value, _ := strings.Cut(arg, ":")
-	nu, note, ok := b.applySetting(user, key, value)
+	nu, note, ok := b.applySettings(user, [][2]string{{key, value}})
 	if !ok {
 		quiet(ctx)
 		b.answer(ctx, q.ID, tr(normLang(user.Lang), "cb_expired"))
@@ -226,106 +230,78 @@ func (b *Bot) onSetting(ctx context.Context, q *models.CallbackQuery, msg *model
 	if msg == nil {
 		return
 	}
-	b.edit(ctx, msg.Chat.ID, msg.ID, settingsText(nu), settingsKeyboard(nu))
+	text, kb := view(nu)
+	b.edit(ctx, msg.Chat.ID, msg.ID, text, kb)
 }
 
-// onSimilar is the 🔎 button: the other articles of the story, else
-// articles of the last week that share most of the story title's words.
+// onSimilar is the 🔎 button: the other articles of the story, and the
+// stories most like it, from the search index.
 func (b *Bot) onSimilar(ctx context.Context, q *models.CallbackQuery, chatID int64, user storage.User, arg string) {
+	quiet(ctx)
 	lang := normLang(user.Lang)
 	id, err := strconv.ParseUint(arg, 10, 64)
 	if err != nil {
 		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
-	st, err := b.store.Story(id)
-	if err != nil {
+	st, ok := b.viewable(user, id)
+	if !ok {
 		b.answer(ctx, q.ID, tr(lang, "story_gone"))
 		return
 	}
+	if b.search == nil {
+		b.answer(ctx, q.ID, stripTags(tr(lang, "search_unavailable")))
+		return
+	}
+	release, err := b.heavy.take(q.From.ID)
+	if err != nil {
+		b.answer(ctx, q.ID, stripTags(refusal(lang, err)))
+		return
+	}
+	defer release()
 	b.answer(ctx, q.ID, "")
 	loc := user.Location()
 
-	var arts []storage.Article
-	for _, aid := range st.Articles {
-		if a, err := b.store.Article(aid); err == nil {
-			arts = append(arts, a)
+	var blocks []string
+	var others []string
+	for _, aid := range st.Articles[1:min(len(st.Articles), similarMax+1)] {
+		if a, err := b.store.ArticleHead(aid); err == nil {
+			others = append(others, articleLine(a, lang, loc))
 		}
 	}
-	header := "sim_story"
-	if len(arts) < 2 {
-		header = "sim_similar"
-		arts, err = b.similarArticles(st)
-		if err != nil {
-			b.log.Error("bot: similar articles", "story_id", id, "err", err)
-			b.reply(ctx, chatID, tr(lang, "internal_error"))
-			return
+	if len(others) > 0 {
+		blocks = append(blocks, tr(lang, "sim_story", len(others)))
+		blocks = append(blocks, others...)
+	}
+	first, err := b.store.Article(st.Articles[0])
+	if err != nil {
+		b.reply(ctx, chatID, tr(lang, "story_gone"))
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, heavyTimeout)
+	hits, err := b.search.Similar(sctx, id, first.Title, first.BestText(), similarMax)
+	cancel()
+	if err != nil {
+		b.log.Error("bot: similar stories", "story_id", id, "err", err)
+	}
+	var similar []string
+	for _, h := range hits {
+		if a, err := b.store.ArticleHead(h.ArticleID); err == nil {
+			similar = append(similar, articleLine(a, lang, loc))
 		}
 	}
-	if len(arts) == 0 {
+	if len(similar) > 0 {
+		if len(blocks) > 0 {
+			blocks = append(blocks, "")
+		}
+		blocks = append(blocks, tr(lang, "sim_similar", len(similar)))
+		blocks = append(blocks, similar...)
+	}
+	if len(blocks) == 0 {
 		b.reply(ctx, chatID, tr(lang, "sim_none"))
 		return
 	}
-	blocks := []string{tr(lang, header, len(arts))}
-	for _, a := range arts {
-		blocks = append(blocks, articleLine(a, lang, loc))
-	}
 	b.sendBlocks(ctx, chatID, blocks, "\n")
-}
-
-// similarArticles finds articles of the last week, outside the story, that
-// contain at least half (and at least two) of the stems of the story's
-// title, best first.
-func (b *Bot) similarArticles(st storage.Story) ([]storage.Article, error) {
-	var stems []string
-	for _, w := range analysis.Tokens(st.Title) {
-		if len([]rune(w)) <= 3 {
-			continue // prepositions and the like; abbreviations are too ambiguous alone
-		}
-		if s := analysis.Stem(w); !slices.Contains(stems, s) {
-			stems = append(stems, s)
-		}
-	}
-	if len(stems) == 0 {
-		return nil, nil
-	}
-	need := max(2, (len(stems)+1)/2)
-	if len(stems) < 2 {
-		need = 1
-	}
-	type scored struct {
-		a     storage.Article
-		score int
-	}
-	var found []scored
-	seenStory := map[uint64]bool{st.ID: true}
-	err := b.store.ArticlesSince(b.now().Add(-recentWindow), func(a *storage.Article) bool {
-		if seenStory[a.StoryID] {
-			return true
-		}
-		doc := analysis.Analyze(a.Title, a.BestText(), a.URL)
-		n := 0
-		for _, s := range stems {
-			if doc.Has(s) {
-				n++
-			}
-		}
-		if n >= need {
-			seenStory[a.StoryID] = true
-			found = append(found, scored{*a, n})
-		}
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Stable: among equal scores the newest (ArticlesSince order) first.
-	sort.SliceStable(found, func(i, j int) bool { return found[i].score > found[j].score })
-	var out []storage.Article
-	for _, f := range found[:min(len(found), similarMax)] {
-		out = append(out, f.a)
-	}
-	return out, nil
 }
 
 // articleLine is "• <a>Title</a> — Source, 22 Nov 14:05".

@@ -9,6 +9,7 @@ import (
 
 	"dozor/internal/dedup"
 	"dozor/internal/tgfake"
+	"dozor/jobs"
 	"dozor/storage"
 )
 
@@ -92,7 +93,24 @@ func (h *harness) saveArticle(key, title, text, source string, published time.Ti
 	if placed == nil {
 		h.t.Fatalf("article %s not folded", key)
 	}
+	h.reindex()
 	return *placed
+}
+
+// reindex runs the index stage until its queue is empty, so searches see
+// every stored article.
+func (h *harness) reindex() {
+	h.t.Helper()
+	x := &jobs.Indexer{Store: h.store, Index: h.index}
+	for {
+		n, err := x.Step()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 // source is the source named name, created if needed.
@@ -138,36 +156,14 @@ func (h *harness) summarise(n int) int {
 	return len(alerts)
 }
 
-// fanOut takes every queued alert through the summarize and fan-out
-// stages: the outbox gets a message per subscriber.
+// fanOut takes every queued alert through the summarize and the real
+// fan-out stage: the outbox gets a message per subscriber, or the
+// subscriber's digest the story.
 func (h *harness) fanOut() {
 	h.t.Helper()
 	h.summarise(-1)
-	if _, _, err := h.store.FanOutBatch(500, time.Now(), subscribers); err != nil {
+	if _, err := (&jobs.Fanout{Store: h.store}).Step(); err != nil {
 		h.t.Fatal(err)
-	}
-}
-
-// subscribers is the fan-out plan: approved subscribers who have not
-// blocked the bot, with the alert's topics they follow.
-func subscribers(users []storage.User) func(storage.Alert) []storage.Recipient {
-	return func(a storage.Alert) []storage.Recipient {
-		var out []storage.Recipient
-		for _, u := range users {
-			if u.Status != storage.StatusApproved || u.Inactive {
-				continue
-			}
-			var topics []string
-			for _, t := range a.Topics {
-				if u.Subscribed(t) {
-					topics = append(topics, t)
-				}
-			}
-			if len(topics) > 0 {
-				out = append(out, storage.Recipient{UserID: u.ID, Topics: topics})
-			}
-		}
-		return out
 	}
 }
 
@@ -463,19 +459,25 @@ func TestSettings(t *testing.T) {
 	m := h.ask(aliceID, aliceID, "/settings")
 	mustContain(t, m.Plain, "Language: English", "Delivery: instant", "Time zone: UTC")
 	data := strings.Join(buttonData(m), " ")
-	mustContain(t, data, "set:lang:ru", "set:mode:digest", "set:tz:Europe/Moscow", "set:tz:Europe/London", "set:tz:UTC", "set:tz:Asia/Shanghai")
+	mustContain(t, data, "set:lang:ru", "set:digest:daily", "set:digest:weekly", "set:tz:Europe/Moscow", "set:tz:Europe/London", "set:tz:UTC", "set:tz:Asia/Shanghai")
 
 	ans := h.press(aliceID, aliceID, m, "set:tz:Asia/Shanghai")
 	mustContain(t, ans.Text, "Asia/Shanghai")
 	if h.user(aliceID).TZ != "Asia/Shanghai" {
 		t.Error("zone not stored")
 	}
-	ans = h.press(aliceID, aliceID, m, "set:mode:digest")
-	mustContain(t, ans.Text, "later", "instant")
-	if h.user(aliceID).Mode != storage.ModeDigest {
-		t.Error("mode not stored")
+	ans = h.press(aliceID, aliceID, m, "set:digest:daily")
+	mustContain(t, ans.Text, "Delivery: daily digest at 09:00")
+	if u := h.user(aliceID); u.Mode != storage.ModeDigest || u.DigestClock() != "09:00" {
+		t.Errorf("mode %q at %q not stored", u.Mode, u.DigestAt)
 	}
-	mustContain(t, h.message(aliceID, m.ID).Plain, "Delivery: daily digest", "Time zone: Asia/Shanghai", "later version")
+	m = h.message(aliceID, m.ID)
+	mustContain(t, m.Plain, "Delivery: daily digest at 09:00", "Time zone: Asia/Shanghai")
+	// Choosing a digest offers its times.
+	h.press(aliceID, aliceID, m, "set:at:18:00")
+	mustContain(t, h.message(aliceID, m.ID).Plain, "Delivery: daily digest at 18:00 (next: ", "CST")
+	h.press(aliceID, aliceID, h.message(aliceID, m.ID), "set:digest:off")
+	mustContain(t, h.message(aliceID, m.ID).Plain, "Delivery: instant")
 
 	h.press(aliceID, aliceID, m, "set:lang:ru")
 	if h.user(aliceID).Lang != "ru" {
@@ -511,15 +513,6 @@ func TestSettings(t *testing.T) {
 	h.next(aliceID)
 }
 
-func TestSearchComesLater(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	h.approved(aliceID, "en")
-	h.approved(bobID, "ru")
-	mustContain(t, h.ask(aliceID, aliceID, "/search banks").Plain, "later version")
-	mustContain(t, h.ask(bobID, bobID, "/search банки").Plain, "следующей версии")
-}
-
 func TestMuteAndSimilar(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -544,13 +537,13 @@ func TestMuteAndSimilar(t *testing.T) {
 	mustContain(t, vtbMsg.Plain, "ВТБ", "Also in")
 	mustContain(t, sberMsg.Plain, "Сбербанк")
 
-	// 🔎 on a story with reprints lists its articles.
+	// 🔎 on a story with reprints lists its other articles.
 	ans := h.press(aliceID, aliceID, vtbMsg, fmt.Sprintf("sim:%d", orig.StoryID))
 	if ans.QueryID == "" {
 		t.Fatal("no answer")
 	}
 	m := h.next(aliceID)
-	mustContain(t, m.Plain, "Other coverage", "РБК", "Ведомости")
+	mustContain(t, m.Plain, "Other coverage", "Ведомости")
 
 	// 🔎 on a single article finds others sharing the title's words.
 	h.press(aliceID, aliceID, sberMsg, fmt.Sprintf("sim:%d", lonely.StoryID))
@@ -560,14 +553,20 @@ func TestMuteAndSimilar(t *testing.T) {
 		t.Errorf("similar lists unrelated or the same story: %q", m.Plain)
 	}
 
-	// 🔕 unsubscribes from the topic.
+	// 🔕 offers how long; a choice mutes the topic, keeps the
+	// subscription, and puts the 🔕 back.
 	ans = h.press(aliceID, aliceID, vtbMsg, "mute:vtb")
-	mustContain(t, ans.Text, "Muted vtb")
-	if u := h.user(aliceID); u.Subscribed("vtb") || !u.Subscribed("ai") {
-		t.Errorf("topics after mute: %v", u.Topics)
+	mustContain(t, ans.Text, "Mute vtb for how long?")
+	menu := h.message(aliceID, vtbMsg.ID)
+	mustContain(t, strings.Join(buttonData(menu), " "), "m1d:vtb", "m1w:vtb", "m0:vtb", "mute:ai")
+	ans = h.press(aliceID, aliceID, menu, "m1w:vtb")
+	mustContain(t, ans.Text, "Muted vtb until")
+	u := h.user(aliceID)
+	if !u.Subscribed("vtb") || !u.Muted("vtb", time.Now().Add(6*24*time.Hour)) || u.Muted("vtb", time.Now().Add(8*24*time.Hour)) || u.Muted("ai", time.Now()) {
+		t.Errorf("after muting vtb for a week: topics %v, mutes %v", u.Topics, u.Mutes)
 	}
-	ans = h.press(aliceID, aliceID, vtbMsg, "mute:vtb")
-	mustContain(t, ans.Text, "don't follow")
+	back := h.message(aliceID, vtbMsg.ID)
+	mustContain(t, strings.Join(buttonData(back), " "), "mute:vtb", "mute:ai")
 	h.noMoreMessages(aliceID)
 }
 

@@ -91,19 +91,25 @@ var phrases = map[string]phrase{
 			"/subscribe <i>name</i> — follow a topic, e.g. <code>/subscribe vtb-china</code>\n" +
 			"/unsubscribe <i>name</i> — stop following it\n" +
 			"/latest — the latest stories on your topics\n" +
-			"/settings — language, delivery mode, time zone, e.g. <code>/settings tz Europe/Berlin</code>\n" +
-			"/search — search the archive (coming later)\n" +
+			"/settings — language, delivery, time zone, e.g. <code>/settings tz Europe/Berlin</code>\n" +
+			"/digest — instant alerts or a digest: <code>/digest daily 09:00</code>, <code>/digest weekly mon 09:00</code>, <code>/digest off</code>\n" +
+			"/quiet — quiet hours, e.g. <code>/quiet 22:00-08:00</code>; alerts wait for their end\n" +
+			"/mute <i>name duration</i> — mute a topic for a while, e.g. <code>/mute vtb-china 1w</code>; /muted lists mutes\n" +
+			"/search — search the archive, e.g. <code>/search Huawei ВТБ since:30d</code>\n" +
 			"/help — this message\n\n" +
-			"Under every alert: 🔕 mutes its topic, 🔎 shows other coverage of the story.",
+			"Under every alert: 🔕 mutes its topic for a day, a week or for ever, 🔎 shows other coverage and similar stories.",
 		ru: "<b>dozor</b> следит за новостными лентами и сообщает о сюжетах по темам, на которые вы подписаны. Каждый сюжет приходит один раз, с кратким пересказом, сколько бы изданий его ни перепечатали.\n\n" +
 			"/topics — все темы; нажмите на тему, чтобы подписаться или отписаться\n" +
 			"/subscribe <i>имя</i> — подписаться на тему, например <code>/subscribe vtb-china</code>\n" +
 			"/unsubscribe <i>имя</i> — отписаться\n" +
 			"/latest — последние сюжеты по вашим темам\n" +
-			"/settings — язык, режим доставки, часовой пояс, например <code>/settings tz Europe/Moscow</code>\n" +
-			"/search — поиск по архиву (появится позже)\n" +
+			"/settings — язык, доставка, часовой пояс, например <code>/settings tz Europe/Moscow</code>\n" +
+			"/digest — сразу или дайджестом: <code>/digest daily 09:00</code>, <code>/digest weekly пн 09:00</code>, <code>/digest off</code>\n" +
+			"/quiet — тихие часы, например <code>/quiet 22:00-08:00</code>; сообщения ждут их конца\n" +
+			"/mute <i>имя срок</i> — заглушить тему на время, например <code>/mute vtb-china 1w</code>; /muted — список\n" +
+			"/search — поиск по архиву, например <code>/search Huawei ВТБ since:30d</code>\n" +
 			"/help — эта справка\n\n" +
-			"Под каждым сообщением: 🔕 заглушает тему, 🔎 показывает, кто ещё писал об этом.",
+			"Под каждым сообщением: 🔕 заглушает тему на день, неделю или навсегда, 🔎 показывает, кто ещё писал об этом, и похожие сюжеты.",
 	},
 	"help_admin": {
 		en: "<b>Admin commands</b>\n" +
@@ -183,9 +189,129 @@ var phrases = map[string]phrase{
 		en: "Unsubscribed from %s",
 		ru: "Подписка на %s отменена",
 	},
-	"cb_muted": {
-		en: "Muted %s. To follow it again: /topics",
-		ru: "Тема %s заглушена. Вернуть: /topics",
+	"settings": {
+		en: "<b>Settings</b>\nLanguage: %s\nDelivery: %s\nTime zone: %s\nQuiet hours: %s\n\nAnother time zone: <code>/settings tz Area/City</code>, e.g. <code>/settings tz Europe/Berlin</code>. Digest: /digest. Quiet hours: <code>/quiet 22:00-08:00</code>.",
+		ru: "<b>Настройки</b>\nЯзык: %s\nДоставка: %s\nЧасовой пояс: %s\nТихие часы: %s\n\nДругой часовой пояс: <code>/settings tz Регион/Город</code>, например <code>/settings tz Asia/Yekaterinburg</code>. Дайджест: /digest. Тихие часы: <code>/quiet 22:00-08:00</code>.",
+	},
+	"settings_usage": {
+		en: "Usage: <code>/settings</code>, <code>/settings tz Europe/Berlin</code>, <code>/settings lang en</code>, <code>/settings digest daily 09:00</code>, <code>/settings quiet 22:00-08:00</code>.",
+		ru: "Использование: <code>/settings</code>, <code>/settings tz Europe/Moscow</code>, <code>/settings lang ru</code>, <code>/settings digest daily 09:00</code>, <code>/settings quiet 22:00-08:00</code>.",
+	},
+	"mode_instant": {
+		en: "instant alerts",
+		ru: "сразу",
+	},
+	"mode_daily": {
+		en: "daily digest at %s",
+		ru: "дайджест каждый день в %s",
+	},
+	"mode_weekly": {
+		en: "weekly digest on %s at %s",
+		ru: "дайджест раз в неделю, %s в %s",
+	},
+	"digest_next": {
+		en: " (next: %s)",
+		ru: " (следующий: %s)",
+	},
+	"delivery": {
+		en: "Delivery",
+		ru: "Доставка",
+	},
+	"digest_view": {
+		en: "<b>Delivery</b>: %s\nTime zone: %s\n\"Nothing new\" notes: %s\nQuiet hours: %s\n\nType <code>/digest daily 08:30</code>, <code>/digest weekly mon 09:00</code> or <code>/digest off</code> for instant alerts. A story you got as an alert is not repeated in a digest.",
+		ru: "<b>Доставка</b>: %s\nЧасовой пояс: %s\nСообщать, что нового нет: %s\nТихие часы: %s\n\nНапишите <code>/digest daily 08:30</code>, <code>/digest weekly пн 09:00</code> или <code>/digest off</code>, чтобы получать сообщения сразу. Сюжет, пришедший сообщением, в дайджесте не повторяется.",
+	},
+	"digest_usage": {
+		en: "Usage: <code>/digest daily 09:00</code>, <code>/digest weekly mon 09:00</code>, <code>/digest off</code>, <code>/digest notes on</code>, or <code>/digest</code> to see the choice. Times are in your time zone (/settings).",
+		ru: "Использование: <code>/digest daily 09:00</code>, <code>/digest weekly пн 09:00</code>, <code>/digest off</code>, <code>/digest notes on</code> или <code>/digest</code>, чтобы увидеть выбор. Время — в вашем часовом поясе (/settings).",
+	},
+	"on": {
+		en: "on",
+		ru: "да",
+	},
+	"off": {
+		en: "off",
+		ru: "нет",
+	},
+	"btn_instant": {
+		en: "⚡ Instant",
+		ru: "⚡ Сразу",
+	},
+	"btn_daily": {
+		en: "🗓 Daily",
+		ru: "🗓 Каждый день",
+	},
+	"btn_weekly": {
+		en: "📅 Weekly",
+		ru: "📅 Раз в неделю",
+	},
+	"btn_notes": {
+		en: "\"Nothing new\" notes",
+		ru: "Сообщать, что нового нет",
+	},
+	"quiet_none": {
+		en: "none",
+		ru: "нет",
+	},
+	"quiet_view": {
+		en: "🌙 Quiet hours: %s. Alerts that arrive in them come together when they end.\nChange: <code>/quiet 22:00-08:00</code> or <code>/quiet off</code>.",
+		ru: "🌙 Тихие часы: %s. Сообщения, пришедшие в это время, придут вместе, когда они закончатся.\nИзменить: <code>/quiet 22:00-08:00</code> или <code>/quiet off</code>.",
+	},
+	"quiet_usage": {
+		en: "Usage: <code>/quiet 22:00-08:00</code> (in your time zone) or <code>/quiet off</code>.",
+		ru: "Использование: <code>/quiet 22:00-08:00</code> (в вашем часовом поясе) или <code>/quiet off</code>.",
+	},
+	"mute_usage": {
+		en: "Usage: <code>/mute name duration</code>, e.g. <code>/mute vtb-china 1d</code>, <code>/mute vtb-china 2w</code>, <code>/mute vtb-china forever</code>. /muted lists mutes.",
+		ru: "Использование: <code>/mute имя срок</code>, например <code>/mute vtb-china 1d</code>, <code>/mute vtb-china 2w</code>, <code>/mute vtb-china навсегда</code>. /muted — список.",
+	},
+	"mute_how_long": {
+		en: "Mute %s for how long?",
+		ru: "На сколько заглушить %s?",
+	},
+	"muted_forever": {
+		en: "🔕 Muted %s for ever. /muted to undo",
+		ru: "🔕 Тема %s заглушена навсегда. Вернуть: /muted",
+	},
+	"muted_until": {
+		en: "🔕 Muted %s until %s. /muted to undo",
+		ru: "🔕 Тема %s заглушена до %s. Вернуть: /muted",
+	},
+	"muted_none": {
+		en: "No muted topics.",
+		ru: "Заглушённых тем нет.",
+	},
+	"muted_header": {
+		en: "<b>Muted topics</b>",
+		ru: "<b>Заглушённые темы</b>",
+	},
+	"forever": {
+		en: "for ever",
+		ru: "навсегда",
+	},
+	"until": {
+		en: "until %s",
+		ru: "до %s",
+	},
+	"unmuted": {
+		en: "🔔 %s is back",
+		ru: "🔔 Тема %s снова приходит",
+	},
+	"btn_unmute": {
+		en: "Unmute",
+		ru: "Вернуть",
+	},
+	"btn_1d": {
+		en: "1 day",
+		ru: "1 день",
+	},
+	"btn_1w": {
+		en: "1 week",
+		ru: "1 неделю",
+	},
+	"btn_forever": {
+		en: "For ever",
+		ru: "Навсегда",
 	},
 	"cb_not_subscribed": {
 		en: "You don't follow %s",
@@ -214,8 +340,8 @@ var phrases = map[string]phrase{
 		ru: "<b>Этот сюжет также освещали</b> (%d):",
 	},
 	"sim_similar": {
-		en: "<b>Similar stories of the last 7 days</b> (%d):",
-		ru: "<b>Похожие сюжеты за последние 7 дней</b> (%d):",
+		en: "<b>Similar stories</b> (%d):",
+		ru: "<b>Похожие сюжеты</b> (%d):",
 	},
 	"sim_none": {
 		en: "No other coverage or similar stories found.",
@@ -227,37 +353,9 @@ var phrases = map[string]phrase{
 	},
 
 	// Settings.
-	"settings": {
-		en: "<b>Settings</b>\nLanguage: %s\nDelivery: %s\nTime zone: %s\n\nAnother time zone: <code>/settings tz Area/City</code>, e.g. <code>/settings tz Europe/Berlin</code>",
-		ru: "<b>Настройки</b>\nЯзык: %s\nДоставка: %s\nЧасовой пояс: %s\n\nДругой часовой пояс: <code>/settings tz Регион/Город</code>, например <code>/settings tz Asia/Yekaterinburg</code>",
-	},
 	"lang_name": {
 		en: "English",
 		ru: "русский",
-	},
-	"mode_instant": {
-		en: "instant alerts",
-		ru: "сразу",
-	},
-	"mode_digest": {
-		en: "daily digest",
-		ru: "ежедневная сводка",
-	},
-	"btn_instant": {
-		en: "⚡ Instant",
-		ru: "⚡ Сразу",
-	},
-	"btn_digest": {
-		en: "🗓 Daily digest",
-		ru: "🗓 Сводка раз в день",
-	},
-	"digest_later": {
-		en: "The daily digest comes in a later version; until then alerts stay instant.",
-		ru: "Ежедневная сводка появится в следующей версии; до тех пор сообщения приходят сразу.",
-	},
-	"settings_usage": {
-		en: "Usage: <code>/settings</code>, <code>/settings tz Europe/Berlin</code>, <code>/settings lang en</code>, <code>/settings mode instant</code> or <code>/settings mode digest</code>.",
-		ru: "Использование: <code>/settings</code>, <code>/settings tz Europe/Moscow</code>, <code>/settings lang ru</code>, <code>/settings mode instant</code> или <code>/settings mode digest</code>.",
 	},
 	"tz_bad": {
 		en: "Unknown time zone <code>%s</code>. Use an Area/City name such as <code>Europe/Berlin</code> or <code>Asia/Novosibirsk</code>, or <code>UTC</code>.",
@@ -271,13 +369,45 @@ var phrases = map[string]phrase{
 		en: "Language: English",
 		ru: "Язык: русский",
 	},
-	"mode_set": {
-		en: "Delivery: %s",
-		ru: "Доставка: %s",
+	"search_usage": {
+		en: "Search every stored article, in the topics' language: <code>/search Huawei ВТБ</code>, <code>/search \"искусственный интеллект\" lang:ru since:30d</code>, <code>/search topic:vtb-china -спорт</code>.",
+		ru: "Поиск по всем сохранённым статьям на языке тем: <code>/search Huawei ВТБ</code>, <code>/search \"искусственный интеллект\" lang:ru since:30d</code>, <code>/search topic:vtb-china -спорт</code>.",
 	},
-	"search_later": {
-		en: "Search is coming in a later version. For now: /latest shows the latest stories on your topics.",
-		ru: "Поиск появится в следующей версии. Пока что /latest показывает последние сюжеты по вашим темам.",
+	"search_unavailable": {
+		en: "Search is not available right now.",
+		ru: "Поиск сейчас недоступен.",
+	},
+	"search_header": {
+		en: "🔍 <code>%s</code>: %s stories",
+		ru: "🔍 <code>%s</code>: сюжетов %s",
+	},
+	"search_none": {
+		en: "Nothing found for <code>%s</code>.",
+		ru: "По запросу <code>%s</code> ничего не найдено.",
+	},
+	"search_try": {
+		en: "Try a looser query: <code>/search %s</code>",
+		ru: "Попробуйте запрос шире: <code>/search %s</code>",
+	},
+	"search_partial": {
+		en: "<i>The search was cut short: these are the stories found so far.</i>",
+		ru: "<i>Поиск прерван: показано найденное к этому моменту.</i>",
+	},
+	"search_again": {
+		en: "This search is too old: search again.",
+		ru: "Этот поиск устарел: повторите его.",
+	},
+	"outlets_more": {
+		en: "+%d outlets",
+		ru: "+%d СМИ",
+	},
+	"busy": {
+		en: "Busy with other searches: please try again in a moment.",
+		ru: "Сейчас выполняются другие поиски: попробуйте через минуту.",
+	},
+	"slow_down_heavy": {
+		en: "Too many searches in a row: please wait a few seconds.",
+		ru: "Слишком много поисков подряд: подождите несколько секунд.",
 	},
 
 	// Approval.

@@ -46,7 +46,11 @@ func (b *Bot) commandTable() []cmdSpec {
 		{name: "unsubscribe", manages: always, run: b.cmdUnsubscribe, en: "Stop following: /unsubscribe name", ru: "Отписаться: /unsubscribe имя"},
 		{name: "latest", run: b.cmdLatest, en: "Latest stories on your topics", ru: "Последние сюжеты по вашим темам"},
 		{name: "settings", manages: withArgs, run: b.cmdSettings, en: "Language, delivery, time zone", ru: "Язык, доставка, часовой пояс"},
-		{name: "search", run: b.cmdSearch, en: "Search the archive (coming later)", ru: "Поиск по архиву (скоро)"},
+		{name: "digest", manages: withArgs, run: b.cmdDigest, en: "Instant alerts or a daily/weekly digest", ru: "Сразу или дайджест раз в день/неделю"},
+		{name: "quiet", manages: withArgs, run: b.cmdQuiet, en: "Quiet hours: /quiet 22:00-08:00", ru: "Тихие часы: /quiet 22:00-08:00"},
+		{name: "mute", manages: always, run: b.cmdMute, en: "Mute a topic: /mute name 1d", ru: "Заглушить тему: /mute имя 1d"},
+		{name: "muted", run: b.cmdMuted, en: "Muted topics", ru: "Заглушённые темы"},
+		{name: "search", run: b.cmdSearch, en: "Search the archive: /search words", ru: "Поиск по архиву: /search слова"},
 
 		{name: "watch", admin: true, run: b.cmdWatch, en: "Add or change a topic", ru: "Добавить или изменить тему"},
 		{name: "unwatch", admin: true, run: b.cmdUnwatch, en: "Remove a topic", ru: "Удалить тему"},

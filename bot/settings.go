@@ -17,16 +17,26 @@ var commonZones = []string{"Europe/Moscow", "Europe/London", "UTC", "Asia/Shangh
 
 func (b *Bot) cmdSettings(ctx context.Context, r *cmdReq) {
 	if r.args == "" {
-		b.send(ctx, r.chatID, settingsText(r.user), settingsKeyboard(r.user))
+		b.send(ctx, r.chatID, settingsText(r.user, b.now()), settingsKeyboard(r.user))
 		return
 	}
 	fields := strings.Fields(r.args)
-	if len(fields) != 2 {
+	if len(fields) < 2 {
 		quiet(ctx)
 		b.reply(ctx, r.chatID, tr(r.lang, "settings_usage"))
 		return
 	}
-	u, note, ok := b.applySetting(r.user, strings.ToLower(fields[0]), fields[1])
+	key := strings.ToLower(fields[0])
+	pairs := [][2]string{{key, strings.Join(fields[1:], " ")}}
+	if key == "digest" {
+		var ok bool
+		if pairs, ok = digestSettings(strings.Join(fields[1:], " ")); !ok {
+			quiet(ctx)
+			b.reply(ctx, r.chatID, tr(r.lang, "digest_usage"))
+			return
+		}
+	}
+	u, note, ok := b.applySettings(r.user, pairs)
 	if !ok {
 		quiet(ctx)
 		b.reply(ctx, r.chatID, note)
@@ -35,53 +45,73 @@ func (b *Bot) cmdSettings(ctx context.Context, r *cmdReq) {
 	if note != "" {
 		b.reply(ctx, r.chatID, escapeTG(note))
 	}
-	b.send(ctx, r.chatID, settingsText(u), settingsKeyboard(u))
+	b.send(ctx, r.chatID, settingsText(u, b.now()), settingsKeyboard(u))
 }
 
-// applySetting stores one setting. It returns the updated user and a
-// plain-text note to show; ok is false when the value was refused, and the
-// note is then an HTML error message.
-func (b *Bot) applySetting(u storage.User, key, value string) (storage.User, string, bool) {
+// applySettings stores settings, each a key and a value, in one update.
+// It returns the updated user and a plain-text note to show; ok is false
+// when a value was refused, and the note is then an HTML error message.
+func (b *Bot) applySettings(u storage.User, pairs [][2]string) (storage.User, string, bool) {
 	lang := normLang(u.Lang)
-	var apply func(*storage.User)
-	var note string
-	switch key {
-	case "lang", "language", "язык":
-		l := strings.ToLower(value)
-		if l != langRU && l != langEN {
-			return u, tr(lang, "settings_usage"), false
+	var apply []func(*storage.User)
+	var notes []string
+	schedule := false
+	for _, kv := range pairs {
+		key, value := kv[0], strings.TrimSpace(kv[1])
+		switch key {
+		case "lang", "language", "язык":
+			l := strings.ToLower(value)
+			if l != langRU && l != langEN {
+				return u, tr(lang, "settings_usage"), false
+			}
+			apply = append(apply, func(x *storage.User) { x.Lang = l })
+			notes = append(notes, tr(l, "lang_set"))
+		case "tz", "timezone", "zone":
+			name, err := checkZone(value)
+			if err != nil {
+				return u, tr(lang, "tz_bad", escapeTG(truncateUTF16(value, 64))), false
+			}
+			apply = append(apply, func(x *storage.User) { x.TZ = name })
+			notes = append(notes, tr(lang, "tz_set", name))
+			schedule = true // the digest's time is in the zone
+		default:
+			fn, ok := scheduleChange(key, strings.ToLower(value))
+			if !ok {
+				usage := "settings_usage"
+				switch key {
+				case "quiet":
+					usage = "quiet_usage"
+				case "digest", "at", "day", "notes", "mode":
+					usage = "digest_usage"
+				}
+				return u, tr(lang, usage), false
+			}
+			apply = append(apply, fn)
+			schedule = true
 		}
-		apply = func(x *storage.User) { x.Lang = l }
-		note = tr(l, "lang_set")
-	case "mode":
-		m := strings.ToLower(value)
-		if m != storage.ModeInstant && m != storage.ModeDigest {
-			return u, tr(lang, "settings_usage"), false
-		}
-		apply = func(x *storage.User) { x.Mode = m }
-		note = tr(lang, "mode_set", tr(lang, "mode_"+m))
-		if m == storage.ModeDigest {
-			note += "\n" + tr(lang, "digest_later")
-		}
-	case "tz", "timezone", "zone":
-		name, err := checkZone(value)
-		if err != nil {
-			return u, tr(lang, "tz_bad", escapeTG(truncateUTF16(value, 64))), false
-		}
-		apply = func(x *storage.User) { x.TZ = name }
-		note = tr(lang, "tz_set", name)
-	default:
-		return u, tr(lang, "settings_usage"), false
 	}
+	now := b.now()
 	nu, err := b.store.UpdateUser(u.ID, func(x *storage.User) {
-		apply(x)
-		x.Updated = b.now()
+		for _, fn := range apply {
+			fn(x)
+		}
+		scheduled(x, now)
+		x.Updated = now
 	})
 	if err != nil {
 		b.log.Error("bot: update settings", "user_id", u.ID, "err", err)
 		return u, tr(lang, "internal_error"), false
 	}
-	return nu, note, true
+	if u.Mode == storage.ModeDigest && nu.Mode != storage.ModeDigest {
+		// Back to instant alerts: what waited for the digest goes now.
+		if _, err := b.store.ReleaseHeld(nu.ID); err != nil {
+			b.log.Error("bot: release held alerts", "user_id", nu.ID, "err", err)
+		}
+	}
+	if schedule {
+		notes = append(notes, describeChange(nu, normLang(nu.Lang), now))
+	}
+	return nu, strings.Join(notes, "\n"), true
 }
 
 // checkZone accepts IANA zone names (and UTC); "Local" would mean the
@@ -101,17 +131,9 @@ func checkZone(name string) (string, error) {
 	return loc.String(), nil
 }
 
-func settingsText(u storage.User) string {
+func settingsText(u storage.User, now time.Time) string {
 	lang := normLang(u.Lang)
-	mode := u.Mode
-	if mode != storage.ModeDigest {
-		mode = storage.ModeInstant
-	}
-	text := tr(lang, "settings", tr(lang, "lang_name"), tr(lang, "mode_"+mode), escapeTG(u.Location().String()))
-	if mode == storage.ModeDigest {
-		text += "\n\n" + tr(lang, "digest_later")
-	}
-	return text
+	return tr(lang, "settings", tr(lang, "lang_name"), deliveryLine(u, lang, now), escapeTG(u.Location().String()), quietLine(u, lang))
 }
 
 func settingsKeyboard(u storage.User) *models.InlineKeyboardMarkup {
@@ -125,11 +147,10 @@ func settingsKeyboard(u storage.User) *models.InlineKeyboardMarkup {
 	btn := func(label, data string) models.InlineKeyboardButton {
 		return models.InlineKeyboardButton{Text: label, CallbackData: data}
 	}
-	digest := u.Mode == storage.ModeDigest
 	rows := [][]models.InlineKeyboardButton{
 		{btn(mark(lang == langRU, "Русский"), "set:lang:ru"), btn(mark(lang == langEN, "English"), "set:lang:en")},
-		{btn(mark(!digest, tr(lang, "btn_instant")), "set:mode:instant"), btn(mark(digest, tr(lang, "btn_digest")), "set:mode:digest")},
 	}
+	rows = append(rows, digestRows(u, "set")...)
 	zone := u.Location().String()
 	var row []models.InlineKeyboardButton
 	for _, z := range commonZones {

@@ -65,10 +65,6 @@ func (b *Bot) cmdHelp(ctx context.Context, r *cmdReq) {
 	b.sendBlocks(ctx, r.chatID, blocks, "\n\n")
 }
 
-func (b *Bot) cmdSearch(ctx context.Context, r *cmdReq) {
-	b.reply(ctx, r.chatID, tr(r.lang, "search_later"))
-}
-
 func (b *Bot) cmdTopics(ctx context.Context, r *cmdReq) {
 	text, kb, err := b.topicsPage(r.lang, r.user, 0)
 	if err != nil {

@@ -1,10 +1,12 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +24,12 @@ type Telegram interface {
 	// RenderAlert lays out stories queued for u as one message; more is
 	// the number of further stories queued for u, not among them.
 	RenderAlert(u storage.User, stories []AlertStory, more int) Rendered
+	// RenderDigest lays out one message of u's digest that was due at due:
+	// as many of stories as fit, in their order (grouped by topic, newest
+	// first), never cutting one. size is how many stories the digest has
+	// in all, so its first message can say so and later ones that they
+	// continue it. No stories is the "nothing new" note.
+	RenderDigest(u storage.User, due time.Time, size int, stories []AlertStory) Rendered
 	// SendAlert sends a rendered message to a chat, in its HTML form or,
 	// with plain, as plain text.
 	SendAlert(ctx context.Context, chatID int64, m *Rendered, plain bool) error
@@ -52,6 +60,8 @@ type Rendered struct {
 	Buttons               [][]Button
 	// Group lists several stories: link previews would show only the first.
 	Group bool
+	// Silent sends without a notification sound.
+	Silent bool
 }
 
 // Button is an inline keyboard button.
@@ -88,6 +98,7 @@ const (
 	defaultGlobalRate = 30
 	defaultWorkers    = 4
 	defaultMaxGroup   = 5
+	quietGroup        = 20 // stories one message may list when quiet hours end
 
 	deliverPoll      = time.Second      // rescan the outbox this often without a wake-up
 	deliverBatch     = 1000             // outbox messages read per round
@@ -128,6 +139,8 @@ type Deliverer struct {
 	// bulk priority, after replies. Nil makes one of Global per second,
 	// run by Run.
 	Pacer *pacer.Pacer
+	// Observe is told about each message sent or failed.
+	Observe Observer
 }
 
 // Run delivers until ctx ends, then waits for the sends in flight to be
@@ -163,12 +176,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 }
 
 // sendJob is one Telegram message to be: the oldest queued stories of one
-// user, at most MaxGroup of them.
+// user, at most MaxGroup of them, or the next part of a digest.
 type sendJob struct {
 	userID int64
 	chatID int64
 	msgs   []storage.OutMsg
 	extra  int // further stories queued for the user, not in msgs
+	digest bool
 }
 
 // deliveryRun is the state of one Run: pacing, chats in flight, counters.
@@ -288,12 +302,18 @@ func (r *deliveryRun) round(ctx context.Context, jobs chan<- sendJob) time.Durat
 			}
 			continue
 		}
+		r.mu.Unlock()
+		// Only this loop marks users busy, so the user stays free while
+		// sendable writes.
+		queued := r.sendable(u, byUser[uid])
+		if len(queued) == 0 {
+			continue
+		}
+		r.mu.Lock()
 		r.busyUser[uid], r.busyChat[chat] = true, true
 		r.mu.Unlock()
 
-		queued := byUser[uid]
-		j := sendJob{userID: uid, chatID: chat, msgs: queued[:min(len(queued), r.maxGroup)]}
-		j.extra = len(queued) - len(j.msgs)
+		j := r.job(uid, chat, queued)
 		select {
 		case jobs <- j:
 			dispatched++
@@ -306,6 +326,77 @@ func (r *deliveryRun) round(ctx context.Context, jobs chan<- sendJob) time.Durat
 		return 0 // more may be due beyond this batch
 	}
 	return wait
+}
+
+// sendable is what of a user's due messages may go now. The rest is put
+// where it belongs: a digest reader's alerts (queued before they switched)
+// are held for the digest, alerts on topics muted since are dropped, and
+// alerts in the user's quiet hours wait for their end. A digest goes at
+// the time the user chose for it, quiet hours or not (silently then).
+func (r *deliveryRun) sendable(u storage.User, msgs []storage.OutMsg) []storage.OutMsg {
+	now := r.now()
+	quietEnd, quiet := u.QuietUntil(now)
+	var keep []storage.OutMsg
+	var hold, muted, wait []uint64
+	for _, m := range msgs {
+		switch {
+		case !m.Digest.IsZero():
+			keep = append(keep, m)
+		case !slices.ContainsFunc(m.Topics, func(t string) bool { return !u.Muted(t, now) }):
+			muted = append(muted, m.ID)
+		case u.Mode == storage.ModeDigest:
+			hold = append(hold, m.ID)
+		case quiet:
+			wait = append(wait, m.ID)
+		default:
+			keep = append(keep, m)
+		}
+	}
+	if len(hold) > 0 {
+		if err := r.d.Store.HoldMessages(hold); err != nil {
+			r.log.Error("hold alerts for the digest", "user_id", u.ID, "err", err)
+		}
+	}
+	if len(muted) > 0 {
+		if _, err := r.d.Store.DropMessages(muted, now); err != nil {
+			r.log.Error("drop alerts on muted topics", "user_id", u.ID, "err", err)
+		}
+	}
+	if len(wait) > 0 {
+		if err := r.d.Store.Postpone(wait, quietEnd); err != nil {
+			r.log.Error("hold alerts for the end of quiet hours", "user_id", u.ID, "err", err)
+		}
+	}
+	return keep
+}
+
+// job is the next message for a user: the rest of a digest begun, or the
+// oldest alerts, more of them in one message when quiet hours end.
+func (r *deliveryRun) job(uid, chat int64, queued []storage.OutMsg) sendJob {
+	j := sendJob{userID: uid, chatID: chat}
+	if due := queued[0].Digest; !due.IsZero() {
+		j.digest = true
+		for _, m := range queued {
+			if m.Digest.Equal(due) {
+				j.msgs = append(j.msgs, m)
+			}
+		}
+		j.extra = len(queued) - len(j.msgs)
+		return j
+	}
+	var alerts []storage.OutMsg
+	for _, m := range queued {
+		if m.Digest.IsZero() {
+			alerts = append(alerts, m)
+		}
+	}
+	limit := r.maxGroup
+	if alerts[0].Quiet {
+		limit = max(limit, quietGroup)
+	}
+	j.msgs = alerts[:min(len(alerts), limit)]
+	j.extra = len(queued) - len(j.msgs)
+	return j
 }
 
 // forget drops pacing state older than any gap it could still impose.
@@ -385,6 +476,9 @@ func (r *deliveryRun) deliver(ctx context.Context, j sendJob) {
 	if msg == nil {
 		return
 	}
+	if _, quiet := u.QuietUntil(r.now()); quiet && j.digest {
+		msg.Silent = true // a digest the user scheduled in their quiet hours
+	}
 	plain := false
 	shown := ids[:msg.HTMLShown]
 	for migrations := 0; ; {
@@ -456,7 +550,17 @@ func (r *deliveryRun) deliver(ctx context.Context, j sendJob) {
 func (r *deliveryRun) send(ctx context.Context, chat int64, m *Rendered, plain bool) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
-	return r.d.API.SendAlert(sctx, chat, m, plain)
+	start := time.Now()
+	err := r.d.API.SendAlert(sctx, chat, m, plain)
+	sent := 0
+	if err == nil {
+		sent = m.HTMLShown
+		if plain {
+			sent = m.PlainShown
+		}
+	}
+	observerOr(r.d.Observe).StageDone("deliver", sent, time.Since(start), err)
+	return err
 }
 
 func (r *deliveryRun) sentOK(u storage.User, ids []uint64) {
@@ -511,6 +615,12 @@ func (r *deliveryRun) render(j sendJob, u storage.User) (*Rendered, []uint64, er
 	var views []AlertStory
 	var ids, broken []uint64
 	for _, m := range j.msgs {
+		if m.Note {
+			// The "nothing new" note of a digest is a message of its own.
+			msg := r.d.API.RenderDigest(u, m.Digest, 0, nil)
+			msg.HTMLShown, msg.PlainShown = 1, 1
+			return &msg, []uint64{m.ID}, nil
+		}
 		v, err := r.view(m)
 		if errors.Is(err, storage.ErrNotFound) {
 			broken = append(broken, m.ID)
@@ -532,11 +642,53 @@ func (r *deliveryRun) render(j sendJob, u storage.User) (*Rendered, []uint64, er
 	if len(views) == 0 {
 		return nil, nil, nil
 	}
-	m := r.d.API.RenderAlert(u, views, j.extra)
+	var m Rendered
+	if j.digest {
+		digestOrder(u, views, ids)
+		m = r.d.API.RenderDigest(u, j.msgs[0].Digest, max(j.msgs[0].DigestSize, len(views)), views)
+	} else {
+		m = r.d.API.RenderAlert(u, views, j.extra)
+	}
 	if m.HTMLShown < 1 || m.HTMLShown > len(ids) || m.PlainShown < 1 || m.PlainShown > len(ids) {
 		return nil, nil, fmt.Errorf("rendered %d/%d of %d stories", m.HTMLShown, m.PlainShown, len(ids))
 	}
 	return &m, ids, nil
+}
+
+// digestOrder sorts a digest's stories, and their outbox ids with them,
+// by topic in the order the user follows them, newest first within one.
+// A story on several topics is listed under the first.
+func digestOrder(u storage.User, views []AlertStory, ids []uint64) {
+	rank := func(v AlertStory) int {
+		best := len(u.Topics)
+		for _, t := range v.Topics {
+			if i := slices.Index(u.Topics, t); i >= 0 && i < best {
+				best = i
+			}
+		}
+		return best
+	}
+	idx := make([]int, len(views))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := cmp.Compare(rank(views[a]), rank(views[b])); c != 0 {
+			return c
+		}
+		return views[b].Article.Published.Compare(views[a].Article.Published)
+	})
+	sv, si := slices.Clone(views), slices.Clone(ids)
+	for i, k := range idx {
+		views[i], ids[i] = sv[k], si[k]
+	}
+	for i := range views {
+		// The topic it is listed under first, so the layout can group.
+		if r := rank(views[i]); r < len(u.Topics) {
+			t := u.Topics[r]
+			views[i].Topics = append([]string{t}, slices.DeleteFunc(slices.Clone(views[i].Topics), func(x string) bool { return x == t })...)
+		}
+	}
 }
 
 // view loads what an alert shows about one queued story.

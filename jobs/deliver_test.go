@@ -117,8 +117,19 @@ func (e *dlvEnv) users(n int) []int64 {
 // fanned out to the subscribers. It returns the story id.
 func (e *dlvEnv) story(title string) uint64 {
 	e.t.Helper()
+	alert := e.summarised(title, time.Now())
+	if n, _, err := e.store.FanOutBatch(500, time.Now(), subscribers); err != nil || n != 1 {
+		e.t.Fatalf("fan out: %d alerts, %v", n, err)
+	}
+	return alert.StoryID
+}
+
+// summarised takes a new article on dlvTopic, published just before now,
+// up to the fan-out queue: stored, folded into a story of its own with an
+// alert, and summarised.
+func (e *dlvEnv) summarised(title string, now time.Time) *storage.Alert {
+	e.t.Helper()
 	e.seq++
-	now := time.Now()
 	link := fmt.Sprintf("https://www.rbc.ru/finances/%d/vtb.html?a=1&b=2", e.seq)
 	res, err := e.store.SaveFetches([]storage.FetchResult{{Articles: []storage.NewArticle{{
 		Article: storage.Article{
@@ -161,10 +172,7 @@ func (e *dlvEnv) story(title string) uint64 {
 	if err := e.store.SaveSummaries([]storage.Summarized{{Alert: *alert, Summary: &sum}}, now, storage.Usage{}); err != nil {
 		e.t.Fatal(err)
 	}
-	if n, _, err := e.store.FanOutBatch(500, now, subscribers); err != nil || n != 1 {
-		e.t.Fatalf("fan out: %d alerts, %v", n, err)
-	}
-	return alert.StoryID
+	return alert
 }
 
 // subscribers is the fan-out plan: approved subscribers who have not

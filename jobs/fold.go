@@ -27,9 +27,10 @@ type Folder struct {
 	// Wake is notified when articles were queued for folding.
 	Wake Signal
 	// Next is notified when alerts were queued, for the summarize stage.
-	Next Signal
-	Now  func() time.Time
-	Log  *slog.Logger
+	Next    Signal
+	Now     func() time.Time
+	Log     *slog.Logger
+	Observe Observer
 
 	index   *storyIndex
 	pruned  time.Time
@@ -44,7 +45,7 @@ func (f *Folder) Run(ctx context.Context) error {
 	if err := f.load(); err != nil {
 		return err
 	}
-	return loop(ctx, f.Wake, f.log(), "fold", func(context.Context) (bool, error) { return f.step() })
+	return loop(ctx, f.Wake, f.log(), f.Observe, "fold", func(context.Context) (int, bool, error) { return f.step() })
 }
 
 func (f *Folder) load() error {
@@ -57,8 +58,9 @@ func (f *Folder) load() error {
 	return nil
 }
 
-// step folds one batch; it reports whether more may be queued.
-func (f *Folder) step() (bool, error) {
+// step folds one batch; it reports how many articles it folded and
+// whether more may be queued.
+func (f *Folder) step() (int, bool, error) {
 	now := f.now()
 	if now.Sub(f.pruned) > time.Minute {
 		f.index.prune(now)
@@ -80,13 +82,13 @@ func (f *Folder) step() (bool, error) {
 		if lerr := f.load(); lerr != nil {
 			f.log().Error("fold stage: reload story index", "err", lerr)
 		}
-		return false, err
+		return 0, false, err
 	}
 	f.stories.Add(stories)
 	if alerts > 0 {
 		f.Next.Notify()
 	}
-	return n == foldBatch, nil
+	return n, n == foldBatch, nil
 }
 
 // fold places one article and decides whether its story is news.

@@ -43,6 +43,31 @@ func (s Signal) Notify() {
 	}
 }
 
+// Observer is told what the stages do; internal/metrics implements it.
+type Observer interface {
+	// StageDone records one step of a stage: items finished, how long it
+	// took (0: not timed), whether it failed.
+	StageDone(stage string, items int, d time.Duration, err error)
+	Fetched(result string) // a feed fetch: "ok", "not_modified" or "error"
+	Matched(n int)         // new articles that matched a topic
+	PassDone(elapsed time.Duration, at time.Time)
+}
+
+// nopObserver observes nothing.
+type nopObserver struct{}
+
+func (nopObserver) StageDone(string, int, time.Duration, error) {}
+func (nopObserver) Fetched(string)                              {}
+func (nopObserver) Matched(int)                                 {}
+func (nopObserver) PassDone(time.Duration, time.Time)           {}
+
+func observerOr(o Observer) Observer {
+	if o != nil {
+		return o
+	}
+	return nopObserver{}
+}
+
 // idle is how often a stage looks at its queue when nobody wakes it: the
 // backstop for work queued by another process (dozor poll) or a failed
 // commit.
@@ -51,12 +76,17 @@ const idle = 5 * time.Second
 // loop calls step until it reports no more work, then waits for wake, the
 // idle timer or the end of ctx. A failing step is logged and retried at the
 // next wake-up; it never stops the stage.
-func loop(ctx context.Context, wake Signal, log *slog.Logger, stage string, step func(context.Context) (bool, error)) error {
+func loop(ctx context.Context, wake Signal, log *slog.Logger, obs Observer, stage string, step func(context.Context) (int, bool, error)) error {
+	obs = observerOr(obs)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		for {
-			more, err := step(ctx)
+			start := time.Now()
+			n, more, err := step(ctx)
+			if n > 0 || err != nil {
+				obs.StageDone(stage, n, time.Since(start), err)
+			}
 			if ctx.Err() != nil {
 				return nil
 			}

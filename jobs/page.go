@@ -33,9 +33,10 @@ type Pager struct {
 	// Wake is notified when the watch stage queued pages.
 	Wake Signal
 	// Next is notified after each commit, for the fold stage.
-	Next Signal
-	Now  func() time.Time
-	Log  *slog.Logger
+	Next    Signal
+	Now     func() time.Time
+	Log     *slog.Logger
+	Observe Observer
 }
 
 // hostDown is how long a host that failed several times in a row is left
@@ -59,7 +60,7 @@ const pageAccept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 // Run fetches pages until ctx ends.
 func (p *Pager) Run(ctx context.Context) error {
 	q := &pageQueue{p: p, hosts: map[string]*hostPages{}, topics: &topicCache{store: p.Store, log: p.log()}}
-	pool(ctx, p.Workers, p.Wake, pageFlush, q, func(what string, err error) {
+	pool(ctx, p.Workers, p.Wake, pageFlush, q, p.Observe, "page", func(what string, err error) {
 		p.log().Error("page stage: "+what, "err", err)
 	})
 	return nil

@@ -34,7 +34,8 @@ type workQueue[J, R any] interface {
 // starting jobs, waits for those in flight (their ctx is cancelled too, so
 // aborted jobs stay queued in the store), commits what finished and
 // returns.
-func pool[J, R any](ctx context.Context, workers int, wake Signal, flushEvery time.Duration, q workQueue[J, R], onErr func(string, error)) {
+func pool[J, R any](ctx context.Context, workers int, wake Signal, flushEvery time.Duration, q workQueue[J, R], obs Observer, stage string, onErr func(string, error)) {
+	obs = observerOr(obs)
 	type result struct {
 		job     J
 		r       R
@@ -45,6 +46,7 @@ func pool[J, R any](ctx context.Context, workers int, wake Signal, flushEvery ti
 	inflight := 0
 	flush := func(final bool) {
 		if err := q.flush(final); err != nil {
+			obs.StageDone(stage, 0, 0, err)
 			onErr("commit", err)
 		}
 	}
@@ -70,7 +72,11 @@ func pool[J, R any](ctx context.Context, workers int, wake Signal, flushEvery ti
 			}
 			inflight++
 			g.Go(func() error {
+				start := time.Now()
 				r := q.work(ctx, job)
+				if ctx.Err() == nil {
+					obs.StageDone(stage, 1, time.Since(start), nil)
+				}
 				results <- result{job: job, r: r, aborted: ctx.Err() != nil}
 				return nil
 			})

@@ -67,3 +67,14 @@ func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv..
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, "err", err)...)
 }
+
+// Interval is how far apart two runs of a cron spec are, from now: the
+// health check's idea of a recent pass.
+func Interval(spec string, now time.Time) (time.Duration, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: schedule %q: %w", spec, err)
+	}
+	first := s.Next(now)
+	return s.Next(first).Sub(first), nil
+}

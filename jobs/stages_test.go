@@ -728,7 +728,7 @@ func TestFolderWindow(t *testing.T) {
 	foldAll := func() {
 		t.Helper()
 		for {
-			more, err := f.step()
+			_, more, err := f.step()
 			if err != nil {
 				t.Fatal(err)
 			}

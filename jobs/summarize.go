@@ -36,9 +36,10 @@ type Summaries struct {
 	// Wake is notified when alerts were queued.
 	Wake Signal
 	// Next is notified after each commit, for the fan-out stage.
-	Next Signal
-	Now  func() time.Time
-	Log  *slog.Logger
+	Next    Signal
+	Now     func() time.Time
+	Log     *slog.Logger
+	Observe Observer
 }
 
 const (
@@ -50,7 +51,7 @@ const (
 // queued, and no fallback the deadline did not call for is stored.
 func (s *Summaries) Run(ctx context.Context) error {
 	q := &summaryQueue{s: s, made: map[uint64]*storage.Summary{}, busy: map[uint64][]storage.Alert{}}
-	pool(ctx, s.Workers, s.Wake, summaryFlush, q, func(what string, err error) {
+	pool(ctx, s.Workers, s.Wake, summaryFlush, q, s.Observe, "summarize", func(what string, err error) {
 		s.log().Error("summarize stage: "+what, "err", err)
 	})
 	return nil

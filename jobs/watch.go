@@ -56,6 +56,8 @@ type Watcher struct {
 	Queued func()
 	Now    func() time.Time
 	Log    *slog.Logger
+	// Observe is told about fetches, matches and passes.
+	Observe Observer
 
 	topics *topicCache
 }
@@ -144,6 +146,7 @@ func (w *Watcher) Pass(ctx context.Context, opt PassOptions) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("watcher: pass interrupted: %w", err)
 	}
+	observerOr(w.Observe).PassDone(rep.Elapsed, w.now())
 	return rep, nil
 }
 
@@ -219,13 +222,18 @@ func cmpOr(a, b error) error {
 }
 
 func (w *Watcher) account(rep *Report, o outcome, saved []storage.Article) {
+	obs := observerOr(w.Observe)
 	if o.err != nil {
+		obs.Fetched("error")
 		rep.Failures = append(rep.Failures, Failure{Source: o.src, Err: o.err})
 		w.log().Warn("source failed", "source", o.src.URL, "failures", o.src.Failures+1, "err", o.err)
 		return
 	}
 	if o.notMod {
 		rep.NotModified++
+		obs.Fetched("not_modified")
+	} else {
+		obs.Fetched("ok")
 	}
 	lanes := make(map[string]storage.PageLane, len(o.result.Articles))
 	for _, na := range o.result.Articles {
@@ -239,6 +247,7 @@ func (w *Watcher) account(rep *Report, o outcome, saved []storage.Article) {
 		if len(a.Topics) > 0 {
 			a.Text, a.FullText = "", ""
 			rep.Matches = append(rep.Matches, Match{Article: a, Topics: a.Topics})
+			obs.Matched(1)
 		}
 	}
 	w.log().Debug("source fetched", "source", o.src.URL, "new", len(saved), "not_modified", o.notMod)

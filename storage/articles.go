@@ -282,8 +282,8 @@ func (s *Store) ArticlesSince(since time.Time, fn func(*Article) bool) error {
 // Counts is a census of the database.
 type Counts struct {
 	Sources, Articles, Stories, Topics int
-	// Queue lengths, one per pipeline stage.
-	PagesUrgent, PagesBulk, Fold, Alerts, Fanout, Outbox int
+	// Queue lengths, one per pipeline stage; Held waits for digests.
+	PagesUrgent, PagesBulk, Fold, Alerts, Fanout, Outbox, Index, Held int
 }
 
 // Count returns the number of records of each kind.
@@ -301,6 +301,8 @@ func (s *Store) Count() (Counts, error) {
 		c.Alerts = tx.Bucket(bucketAlerts).Stats().KeyN
 		c.Fanout = tx.Bucket(bucketFanoutQueue).Stats().KeyN
 		c.Outbox = tx.Bucket(bucketOutbox).Stats().KeyN
+		c.Index = tx.Bucket(bucketIndexQueue).Stats().KeyN
+		c.Held = tx.Bucket(bucketHeld).Stats().KeyN
 		return nil
 	})
 	if err != nil {

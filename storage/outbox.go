@@ -24,12 +24,22 @@ type OutMsg struct {
 	Attempts  int       `json:"attempts,omitempty"`
 	NextTry   time.Time `json:"next_try,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Quiet marks a message that waited out the user's quiet hours: those
+	// go out together, as one grouped message where they fit.
+	Quiet bool `json:"quiet,omitempty"`
+	// Digest is the due time of the digest the message belongs to, zero
+	// for an alert; DigestSize is how many stories that digest has. Note
+	// marks a digest's "nothing new" note, which has no story.
+	Digest     time.Time `json:"digest,omitzero"`
+	DigestSize int       `json:"digest_size,omitempty"`
+	Note       bool      `json:"note,omitempty"`
 }
 
 // Delivery states in the delivered bucket, keyed by user and story: one
 // message per story per subscriber, however many topics or reprints.
 const (
-	deliveryQueued  = 'q'
+	deliveryQueued  = 'q' // in the outbox
+	deliveryHeld    = 'h' // held for the user's digest
 	deliverySent    = 's'
 	deliveryDropped = 'x' // refused for good: neither sent nor queued again
 )
@@ -45,6 +55,9 @@ func deliveryKey(user int64, story uint64) []byte {
 type Recipient struct {
 	UserID int64
 	Topics []string
+	// Hold keeps the story for the recipient's digest instead of the
+	// outbox.
+	Hold bool
 }
 
 // FanOutBatch takes up to limit alerts from the fan-out queue and, in one
@@ -100,25 +113,37 @@ func (s *Store) FanOutBatch(limit int, now time.Time, plan func([]User) func(Ale
 // queueMessage queues a story for one recipient unless they have it
 // already; it returns 1 for a new message.
 func queueMessage(tx *bolt.Tx, a Alert, r Recipient, now time.Time) (int, error) {
-	out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
+	out, held, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketHeld), tx.Bucket(bucketDelivered)
 	dk := deliveryKey(r.UserID, a.StoryID)
 	if st := del.Get(dk); st != nil {
-		if st[0] != deliveryQueued {
-			return 0, nil
+		var b *bolt.Bucket
+		var key []byte
+		switch st[0] {
+		case deliveryQueued:
+			b, key = out, st[1:9]
+		case deliveryHeld:
+			b, key = held, heldKey(r.UserID, btoi(st[1:9]))
+		default:
+			return 0, nil // sent or refused: never again
 		}
-		id := st[1:9]
 		var m OutMsg
-		if err := getJSON(out, id, &m); err != nil {
+		if err := getJSON(b, key, &m); err != nil {
 			return 0, nil // sent meanwhile
 		}
 		m.Topics = append(m.Topics, missing(r.Topics, m.Topics)...)
-		return 0, putJSON(out, id, &m)
+		return 0, putJSON(b, key, &m)
 	}
 	id, err := out.NextSequence()
 	if err != nil {
 		return 0, err
 	}
 	m := OutMsg{ID: id, UserID: r.UserID, StoryID: a.StoryID, ArticleID: a.ArticleID, Topics: r.Topics, Created: now}
+	if r.Hold {
+		if err := putJSON(held, heldKey(r.UserID, id), &m); err != nil {
+			return 0, err
+		}
+		return 1, del.Put(dk, append([]byte{deliveryHeld}, itob(id)...))
+	}
 	if err := putJSON(out, itob(id), &m); err != nil {
 		return 0, err
 	}
@@ -156,6 +181,26 @@ func (s *Store) Outbox(now time.Time, limit int) ([]OutMsg, error) {
 	return out, nil
 }
 
+// OldestQueued is when the oldest message in the outbox that should have
+// gone by now was queued, zero if none: messages waiting out quiet hours
+// are not late. Message ids grow, so the first such message is the oldest.
+func (s *Store) OldestQueued(now time.Time) (time.Time, error) {
+	var oldest time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return forEachJSON(tx.Bucket(bucketOutbox), func(_ []byte, m *OutMsg) error {
+			if m.Quiet && m.NextTry.After(now) {
+				return nil
+			}
+			oldest = m.Created
+			return errStop
+		})
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return time.Time{}, fmt.Errorf("storage: oldest queued: %w", err)
+	}
+	return oldest, nil
+}
+
 // errStop ends a ForEach early.
 var errStop = errors.New("stop")
 
@@ -189,11 +234,10 @@ func (s *Store) finish(ids []uint64, state byte, now time.Time) (int, error) {
 			if err := getJSON(out, itob(id), &m); err != nil {
 				continue // finished already
 			}
-			v := make([]byte, 9)
-			v[0] = state
-			binary.BigEndian.PutUint64(v[1:], uint64(now.Unix()))
-			if err := del.Put(deliveryKey(m.UserID, m.StoryID), v); err != nil {
-				return err
+			if !m.Note { // a note is about no story
+				if err := del.Put(deliveryKey(m.UserID, m.StoryID), finishedRecord(state, now)); err != nil {
+					return err
+				}
 			}
 			if err := out.Delete(itob(id)); err != nil {
 				return err
@@ -205,25 +249,40 @@ func (s *Store) finish(ids []uint64, state byte, now time.Time) (int, error) {
 	return n, err
 }
 
+// finishedRecord is the delivered record of a story sent or refused at now.
+func finishedRecord(state byte, now time.Time) []byte {
+	v := make([]byte, 9)
+	v[0] = state
+	binary.BigEndian.PutUint64(v[1:], uint64(now.Unix()))
+	return v
+}
+
 // Retry postpones messages after a temporary failure.
 func (s *Store) Retry(ids []uint64, next time.Time, reason string) error {
 	err := s.update(func(tx *bolt.Tx) error {
-		out := tx.Bucket(bucketOutbox)
-		for _, id := range ids {
-			var m OutMsg
-			if err := getJSON(out, itob(id), &m); err != nil {
-				continue
-			}
+		return updateMessages(tx, ids, func(m *OutMsg) {
 			m.Attempts++
 			m.NextTry, m.LastError = next, reason
-			if err := putJSON(out, itob(id), &m); err != nil {
-				return err
-			}
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("storage: retry: %w", err)
+	}
+	return nil
+}
+
+// updateMessages changes the outbox messages still there with fn.
+func updateMessages(tx *bolt.Tx, ids []uint64, fn func(*OutMsg)) error {
+	out := tx.Bucket(bucketOutbox)
+	for _, id := range ids {
+		var m OutMsg
+		if err := getJSON(out, itob(id), &m); err != nil {
+			continue // sent or dropped meanwhile
+		}
+		fn(&m)
+		if err := putJSON(out, itob(id), &m); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -248,6 +307,16 @@ func (s *Store) DropUserMessages(userID int64, fn func(*User)) (int, error) {
 			if err := out.Delete(itob(m.ID)); err != nil {
 				return err
 			}
+			if err := del.Delete(deliveryKey(m.UserID, m.StoryID)); err != nil {
+				return err
+			}
+			n++
+		}
+		held, err := takeHeld(tx, userID)
+		if err != nil {
+			return err
+		}
+		for _, m := range held {
 			if err := del.Delete(deliveryKey(m.UserID, m.StoryID)); err != nil {
 				return err
 			}

@@ -57,6 +57,7 @@ var (
 	bucketFanoutQueue = []byte("fanout_queue") // summarize → fan out: alert id → Alert
 	bucketOutbox      = []byte("outbox")       // fan out → deliver: message id → OutMsg
 	bucketIndexQueue  = []byte("index_queue")  // any change → index: article id → nothing
+	bucketHeld        = []byte("held")         // fan out → digest: user id + message id → OutMsg
 
 	// bucketEnrich is the page queue of versions before the pipeline had
 	// stages; Open moves what it holds into bucketPageQueue.
@@ -67,7 +68,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketSources, bucketSourceURLs, bucketArticles, bucketArticleKeys,
 	bucketArticleTime, bucketArticleStory, bucketFullText, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
 	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered,
-	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue, bucketIndexQueue,
+	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue, bucketIndexQueue, bucketHeld,
 }
 
 // Options tune Open.

@@ -388,15 +388,15 @@ func TestCountAndUrgentWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	save(t, s, src.ID, newArt(1, PageBulk), newArt(2, PageBulk))
-	check("bulk pages only", Counts{Sources: 1, Topics: 1, Articles: 2, PagesBulk: 2}, false)
+	check("bulk pages only", Counts{Sources: 1, Topics: 1, Articles: 2, PagesBulk: 2, Index: 2}, false)
 
 	urgent := save(t, s, src.ID, newArt(3, PageUrgent))[0]
-	check("an urgent page", Counts{Sources: 1, Topics: 1, Articles: 3, PagesBulk: 2, PagesUrgent: 1}, true)
+	check("an urgent page", Counts{Sources: 1, Topics: 1, Articles: 3, PagesBulk: 2, PagesUrgent: 1, Index: 3}, true)
 
 	if err := s.SavePages([]PageResult{{ArticleID: urgent.ID, Lane: PageUrgent, Topics: []string{"vtb"}, Matched: t0}}); err != nil {
 		t.Fatal(err)
 	}
-	check("a fold job", Counts{Sources: 1, Topics: 1, Articles: 3, PagesBulk: 2, Fold: 1}, true)
+	check("a fold job", Counts{Sources: 1, Topics: 1, Articles: 3, PagesBulk: 2, Fold: 1, Index: 3}, true)
 
 	var alert *Alert
 	foldAll(t, s, t0, func(tx *FoldTx, j FoldJob) error {
@@ -407,13 +407,13 @@ func TestCountAndUrgentWork(t *testing.T) {
 		alert, err = tx.QueueAlert(Alert{StoryID: st.ID, ArticleID: j.Article.ID, Topics: []string{"vtb"}})
 		return err
 	})
-	check("an alert", Counts{Sources: 1, Topics: 1, Articles: 3, Stories: 1, PagesBulk: 2, Alerts: 1}, true)
+	check("an alert", Counts{Sources: 1, Topics: 1, Articles: 3, Stories: 1, PagesBulk: 2, Alerts: 1, Index: 3}, true)
 
 	summarize(t, s, *alert)
-	check("a fan-out entry", Counts{Sources: 1, Topics: 1, Articles: 3, Stories: 1, PagesBulk: 2, Fanout: 1}, true)
+	check("a fan-out entry", Counts{Sources: 1, Topics: 1, Articles: 3, Stories: 1, PagesBulk: 2, Fanout: 1, Index: 3}, true)
 
 	fanOut(t, s, t0, map[uint64][]Recipient{alert.ID: {{UserID: 1, Topics: []string{"vtb"}}}})
-	check("bulk pages and the outbox", Counts{Sources: 1, Topics: 1, Articles: 3, Stories: 1, PagesBulk: 2, Outbox: 1}, false)
+	check("bulk pages and the outbox", Counts{Sources: 1, Topics: 1, Articles: 3, Stories: 1, PagesBulk: 2, Outbox: 1, Index: 3}, false)
 }
 
 // Everything the stages leave in the file, records and queues alike,

@@ -44,6 +44,22 @@ type User struct {
 	// Asked is when the admins were told the user waits for approval;
 	// zero while they have not been yet.
 	Asked time.Time `json:"asked,omitzero"`
+
+	// The digest (Mode ModeDigest): DigestEvery is DigestDaily or
+	// DigestWeekly, at DigestAt in TZ, weekly on DigestDay (a
+	// time.Weekday). DigestLast is the scheduled time of the last digest
+	// sent, so a restart neither skips nor repeats one. DigestNotes sends
+	// "nothing new" for an empty period.
+	DigestEvery string    `json:"digest_every,omitempty"`
+	DigestAt    Clock     `json:"digest_at,omitempty"`
+	DigestDay   int       `json:"digest_day,omitempty"`
+	DigestLast  time.Time `json:"digest_last,omitzero"`
+	DigestNotes bool      `json:"digest_notes,omitempty"`
+	// Quiet hours, in TZ: alerts that arrive in them wait for their end.
+	QuietFrom Clock `json:"quiet_from,omitempty"`
+	QuietTo   Clock `json:"quiet_to,omitempty"`
+	// Mutes: topic → until when (zero: for ever).
+	Mutes map[string]time.Time `json:"mutes,omitempty"`
 }
 
 // Location is the user's time zone, UTC if unknown.

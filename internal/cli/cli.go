@@ -13,6 +13,7 @@ import (
 	"dozor/internal/config"
 	"dozor/internal/fetch"
 	"dozor/internal/logging"
+	"dozor/internal/metrics"
 	"dozor/storage"
 )
 
@@ -21,14 +22,22 @@ const usage = `dozor watches Russian and English news feeds for analysts and ale
 Usage:
   dozor [run]        start the scheduler and the Telegram bot; stop with Ctrl-C
   dozor poll         run one watcher pass now and print what matched
+  dozor search [--limit N] [--json] [--since 7d] QUERY
+                     search every stored article, in the topics' query language
+  dozor reindex      rebuild the search index from the database
   dozor import FILE  add or update sources and topics from a YAML watchlist
   dozor export       print sources and topics as a YAML watchlist
+  dozor prune        drop what RETENTION_DAYS lets go, now (dozor run does it daily)
+  dozor compact      rewrite the database to give freed space back (stop dozor first)
+  dozor backup FILE  write a consistent copy of the database, also while dozor runs
+  dozor restore FILE put a backup in place of the database (stop dozor first)
+  dozor healthcheck  exit 0 if dozor run answers on METRICS_ADDR/healthz, 1 if not
   dozor help         show this text
 
 Configuration comes from environment variables and ./.env (see .env.example).
 `
 
-// Version is set at build time with -ldflags "-X dozor/cli.Version=...".
+// Version is set at build time with -ldflags "-X dozor/internal/cli.Version=...".
 var Version = "dev"
 
 // Run executes one command and returns the process exit code.
@@ -44,7 +53,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version", "--version":
 		fmt.Fprintln(stdout, "dozor", Version)
 		return 0
-	case "run", "poll", "import", "export":
+	case "healthcheck":
+		cfg, err := config.Load("")
+		if err != nil {
+			fmt.Fprintln(stderr, "dozor:", logging.NewScrubber().String(err.Error()))
+			return 1 // not 2: Docker reserves exit code 2 for health checks
+		}
+		return healthcheck(ctx, cfg.MetricsAddr, stdout, stderr)
+	case "run", "poll", "import", "export", "search", "reindex", "prune", "compact", "backup", "restore":
 	default:
 		fmt.Fprintf(stderr, "dozor: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -70,6 +86,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = a.importFile(ctx, args[0])
 	case "export":
 		err = a.export()
+	case "search":
+		err = a.searchCmd(ctx, args)
+	case "reindex":
+		err = a.reindex(ctx)
+	case "prune":
+		err = a.prune(ctx)
+	case "compact":
+		err = a.compact(ctx)
+	case "backup", "restore":
+		if len(args) != 1 {
+			fmt.Fprintf(stderr, "dozor: usage: dozor %s FILE\n", cmd)
+			return 2
+		}
+		if cmd == "backup" {
+			err = a.backup(ctx, args[0])
+		} else {
+			err = a.restore(ctx, args[0])
+		}
+	}
+	if errors.Is(err, errUsage) {
+		return 2
 	}
 	if err != nil {
 		// Errors may carry a request URL with the bot token in it (bot.New,
@@ -80,10 +117,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// errUsage ends a command whose arguments were wrong; the usage is printed.
+var errUsage = errors.New("usage")
+
 type app struct {
 	cfg            *config.Config
 	log            *slog.Logger
 	stdout, stderr io.Writer
+	// metrics of dozor run; nil (observing nothing) for other commands.
+	metrics *metrics.Metrics
 }
 
 func (a *app) open(cmd string) (*storage.Store, error) {

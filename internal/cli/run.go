@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"dozor/bot"
+	"dozor/internal/metrics"
 	"dozor/internal/pacer"
 	"dozor/jobs"
 )
@@ -18,7 +19,7 @@ func (a *app) run(ctx context.Context) error {
 	if a.cfg.TelegramToken == "" {
 		return bot.ErrNoToken
 	}
-	sum, err := a.summarizer()
+	every, err := jobs.Interval(a.cfg.WatchSchedule, time.Now())
 	if err != nil {
 		return err
 	}
@@ -27,7 +28,17 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	a.metrics = metrics.New(st, metrics.Options{PassEvery: every})
+	sum, err := a.summarizer()
+	if err != nil {
+		return err
+	}
 	f := a.fetcher()
+	idx, err := a.openIndex(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
 	// One pacer for everything the bot sends: replies before alerts. It
 	// outlives the parts that use it, whose sends in flight at shutdown
 	// still end through it.
@@ -40,16 +51,20 @@ func (a *app) run(ctx context.Context) error {
 		Token: a.cfg.TelegramToken, APIURL: a.cfg.TelegramAPIURL,
 		WebhookURL: a.cfg.WebhookURL, WebhookListen: a.cfg.WebhookListen, WebhookSecret: a.cfg.WebhookSecret,
 		AdminIDs: a.cfg.AdminIDs, Access: a.cfg.Access, SummaryLang: a.cfg.SummaryLanguage,
-		Store: st, Fetcher: f, Pacer: pace, ShutdownGrace: a.cfg.ShutdownTimeout, Log: a.log,
+		Store: st, Fetcher: f, Pacer: pace, Search: idx, ShutdownGrace: a.cfg.ShutdownTimeout, Observe: a.metrics, Log: a.log,
 	})
 	if err != nil {
 		return err
 	}
-	p := a.pipeline(st, f, sum, bot.Alerts{API: b.API()}, pace)
+	p := a.pipeline(st, f, sum, bot.Alerts{API: b.API()}, pace, idx)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return b.Run(ctx) })
 	g.Go(func() error { return p.Run(ctx) })
+	g.Go(func() error { return a.maintain(ctx, st) })
+	if a.cfg.MetricsAddr != "" {
+		g.Go(func() error { return metrics.Serve(ctx, a.cfg.MetricsAddr, a.metrics, a.log) })
+	}
 	g.Go(func() error {
 		return jobs.Schedule(ctx, a.cfg.WatchSchedule, a.cfg.ShutdownTimeout, a.log, func(ctx context.Context) {
 			rep, err := p.Watcher.Pass(ctx, jobs.PassOptions{})

@@ -5,14 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"dozor/internal/tgfake"
 )
@@ -94,9 +100,10 @@ func TestRunEndToEnd(t *testing.T) {
 	site := newNewsSite(t)
 	var llmCalls atomic.Int32
 	llm := fakeLLM(t, &llmCalls)
+	metricsAddr := freeAddr(t)
 	env(t, "TELEGRAM_BOT_TOKEN", token, "TELEGRAM_API_URL", tg.URL(), "ADMIN_IDS", fmt.Sprint(admin),
 		"FETCH_ALLOW_PRIVATE", "true", "WATCH_SCHEDULE", "@every 1s", "LOG_LEVEL", "debug",
-		"OPENAI_BASE_URL", llm.URL+"/v1", "OPENAI_MODEL", "test-model")
+		"OPENAI_BASE_URL", llm.URL+"/v1", "OPENAI_MODEL", "test-model", "METRICS_ADDR", metricsAddr)
 	os.WriteFile("wl.yaml", []byte(fmt.Sprintf("sources:\n  - url: %s/rss\n    name: Лента\ntopics:\n  - name: vtb-china\n    query: ВТБ Китай Шанхай\n", site.URL)), 0o600)
 	if code, _, stderr := dozor(t, "import", "wl.yaml"); code != 0 {
 		t.Fatal(stderr)
@@ -155,6 +162,115 @@ func TestRunEndToEnd(t *testing.T) {
 	if n := llmCalls.Load(); n != 1 {
 		t.Errorf("model called %d times, want once per story", n)
 	}
+
+	// The metrics moved with all that, and the health check is green.
+	got, raw := scrape(t, "http://"+metricsAddr+"/metrics")
+	for _, c := range []struct {
+		series string
+		min    float64
+	}{
+		{`dozor_feed_fetches_total{result="ok"}`, 2},
+		{`dozor_matches_total`, 0}, // the teaser did not match; the page did
+		{`dozor_stage_items_total{stage="page"}`, 1},
+		{`dozor_stage_items_total{stage="fold"}`, 1},
+		{`dozor_stage_items_total{stage="summarize"}`, 1},
+		{`dozor_stage_items_total{stage="fanout"}`, 1},
+		{`dozor_stage_items_total{stage="deliver"}`, 1},
+		{`dozor_stage_items_total{stage="index"}`, 1},
+		{`dozor_llm_calls_total{result="ok"}`, 1},
+		{`dozor_llm_tokens_total{kind="prompt"}`, 120},
+		{`dozor_llm_tokens_total{kind="completion"}`, 40},
+		{`dozor_telegram_requests_total{code="200",method="sendMessage"}`, 3},
+		{`dozor_records{kind="articles"}`, 1},
+		{`dozor_records{kind="stories"}`, 1},
+		{`dozor_sources{state="ok"}`, 1},
+		{`dozor_pass_duration_seconds_count`, 2},
+		{`dozor_queue_length{stage="deliver"}`, 0},
+		{`dozor_outbox_oldest_age_seconds`, 0},
+	} {
+		v, ok := got[c.series]
+		if !ok || v < c.min {
+			t.Errorf("%s = %v (present %v), want at least %v", c.series, v, ok, c.min)
+		}
+	}
+	if got[`dozor_llm_calls_total{result="error"}`] != 0 || got[`dozor_summary_fallbacks_total`] != 0 {
+		t.Errorf("model errors or fallbacks counted: %v, %v", got[`dozor_llm_calls_total{result="error"}`], got[`dozor_summary_fallbacks_total`])
+	}
+	if strings.Contains(raw, "SECRET") {
+		t.Error("the bot token reached /metrics")
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		OK       bool   `json:"ok"`
+		Pass     string `json:"pass"`
+		Telegram string `json:"telegram"`
+	}
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !health.OK || health.Pass != "ok" || health.Telegram != "connected" {
+		t.Errorf("/healthz %d %+v", resp.StatusCode, health)
+	}
+	if code, out, errOut := dozor(t, "healthcheck"); code != 0 {
+		t.Errorf("dozor healthcheck exited %d: %s %s", code, out, errOut)
+	}
+}
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// scrape reads a Prometheus text exposition into series → value, with
+// labels in name order as in `name{a="x",b="y"}`.
+func scrape(t *testing.T, url string) (map[string]float64, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scrape %s: %d %v", url, resp.StatusCode, err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			slices.Sort(labels)
+			series := name
+			if len(labels) > 0 {
+				series += "{" + strings.Join(labels, ",") + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				out[series] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[series] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[name+"_count"] += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out, string(body)
 }
 
 func TestRunWithoutTokenSaysHowToGetOne(t *testing.T) {

@@ -18,7 +18,7 @@ func (a *app) summarizer() (*summary.Summarizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &summary.Summarizer{Deadline: a.cfg.SummaryDeadline, Logger: a.log}
+	s := &summary.Summarizer{Deadline: a.cfg.SummaryDeadline, Logger: a.log, Observe: a.metrics}
 	if !a.cfg.LLMEnabled() {
 		return s, nil
 	}
@@ -26,7 +26,7 @@ func (a *app) summarizer() (*summary.Summarizer, error) {
 		BaseURL: a.cfg.OpenAIBaseURL, APIKey: a.cfg.OpenAIKey, Model: a.cfg.OpenAIModel,
 		Language: a.cfg.SummaryLanguage, MaxInput: a.cfg.SummaryMaxInput,
 		Concurrency: a.cfg.LLMConcurrency, CallTimeout: a.cfg.LLMTimeout,
-		Prompts: set, Logger: a.log,
+		Prompts: set, Logger: a.log, Observe: a.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model endpoint: %w", err)
@@ -35,12 +35,13 @@ func (a *app) summarizer() (*summary.Summarizer, error) {
 	return s, nil
 }
 
-// pipeline wires the stages; tg nil leaves delivery out (dozor poll).
-func (a *app) pipeline(st *storage.Store, f *fetch.Fetcher, s jobs.Summarizer, tg jobs.Telegram, pace *pacer.Pacer) *jobs.Pipeline {
+// pipeline wires the stages; tg nil leaves delivery out (dozor poll), idx
+// nil the search index.
+func (a *app) pipeline(st *storage.Store, f *fetch.Fetcher, s jobs.Summarizer, tg jobs.Telegram, pace *pacer.Pacer, idx jobs.SearchIndex) *jobs.Pipeline {
 	return jobs.New(jobs.Config{
-		Store: st, Fetcher: f, Summarizer: s, Telegram: tg, Pacer: pace,
+		Store: st, Fetcher: f, Summarizer: s, Telegram: tg, Pacer: pace, Index: idx,
 		Backlog: a.cfg.AlertBacklog, FullText: a.cfg.FetchFullText, FetchWorkers: a.cfg.FetchWorkers,
 		SummaryLang: a.cfg.SummaryLanguage, Deadline: a.cfg.SummaryDeadline, SummaryWorker: a.cfg.LLMConcurrency,
-		Log: a.log,
+		Observer: a.metrics, Log: a.log,
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -22,8 +23,11 @@ import (
 type Config struct {
 	DB          string
 	SearchIndex string
-	LogLevel  slog.Level
-	LogFormat string
+	// RetentionDays is how long article texts, delivery records and usage
+	// counters are kept; 0 keeps them for ever.
+	RetentionDays int
+	LogLevel      slog.Level
+	LogFormat     string
 
 	WatchSchedule  string
 	AlertBacklog   time.Duration
@@ -52,6 +56,8 @@ type Config struct {
 	Access         string
 
 	ShutdownTimeout time.Duration
+	// MetricsAddr is where /metrics and /healthz are served; empty: off.
+	MetricsAddr string
 }
 
 // Var is one environment variable.
@@ -71,6 +77,8 @@ var vars = []Var{
 		set: func(c *Config, v string) error { return nonEmpty(&c.DB, v) }},
 	{Name: "SEARCH_INDEX", Default: "", Help: "directory of the search index, a copy of the articles rebuilt from the database when missing or damaged; empty means <DOZOR_DB>.search",
 		set: func(c *Config, v string) error { c.SearchIndex = v; return nil }},
+	{Name: "RETENTION_DAYS", Default: "365", Help: "days an article keeps its text and page text (its title, link, topics and story stay, so dedup still knows it); sent-alert records and usage counters are kept as long; 0 keeps everything for ever",
+		set: func(c *Config, v string) error { return intRange(&c.RetentionDays, v, 0, 36_500) }},
 	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
 		set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 	{Name: "LOG_FORMAT", Default: "text", Help: "text or json (log/slog handlers on stderr)",
@@ -140,6 +148,16 @@ var vars = []Var{
 		set: func(c *Config, v string) error { return oneOf(&c.Access, v, "approval", "open") }},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "on SIGTERM, how long the pass, the replies and the sends in flight may take to finish; the queues keep the rest",
 		set: func(c *Config, v string) error { return duration(&c.ShutdownTimeout, v, time.Second) }},
+	{Name: "METRICS_ADDR", Default: "", Help: "address for Prometheus /metrics and /healthz, e.g. 127.0.0.1:9090 or :9090; empty = off",
+		set: func(c *Config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("want host:port such as 127.0.0.1:9090: %w", err)
+				}
+			}
+			c.MetricsAddr = v
+			return nil
+		}},
 }
 
 // Load reads the configuration from the process environment, falling back

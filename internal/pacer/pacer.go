@@ -270,7 +270,13 @@ func (p *Pacer) grant(now time.Time) time.Duration {
 			c.busy = true
 			c.tokens--
 		}
-		p.next = now.Add(p.interval)
+		// Keep the schedule rather than count from a late wake-up: timers
+		// fire a little late and the loss would add up to a slower rate.
+		// After idle time at most half a gap is made up.
+		p.next = p.next.Add(p.interval)
+		if soonest := now.Add(p.interval / 2); p.next.Before(soonest) {
+			p.next = soonest
+		}
 		close(w.ready)
 	}
 }

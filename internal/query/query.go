@@ -31,13 +31,13 @@ const (
 
 type node struct {
 	kind  kind
-	pos   int      // where it starts in the query, for errors
-	words []string // kWord, kPhrase: normalized words, as printed
-	stems []string // kWord, kPhrase: their stems, as matched
+	pos   int       // where it starts in the query, for errors
+	words []string  // kWord, kPhrase: normalized words, as printed
+	stems []string  // kWord, kPhrase: their stems, as matched
 	value string    // kLang, kSite, kTopic
 	at    time.Time // kSince, kUntil
 	kids  []*node   // kNot, kAnd, kOr, in the order written
-	order []*node  // kAnd, kOr: kids, cheapest first, for Match
+	order []*node   // kAnd, kOr: kids, cheapest first, for Match
 }
 
 // compile orders the operands of every AND and OR so that Match tries

@@ -77,6 +77,14 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger nil means slog.Default().
 	Logger *slog.Logger
+	// Observe is told about every call to the endpoint; nil: nobody.
+	Observe CallObserver
+}
+
+// CallObserver is told about each call to the LLM endpoint: how long it
+// took, the tokens the server reported, and whether it failed.
+type CallObserver interface {
+	LLMCall(d time.Duration, promptTokens, completionTokens int, err error)
 }
 
 // Enabled reports whether the configuration names an LLM endpoint at all;
@@ -302,7 +310,11 @@ func (l *LLM) call(ctx context.Context, msgs []openai.ChatCompletionMessage) (op
 		}
 		sent.schema = true
 	}
+	start := time.Now()
 	resp, err := l.client.CreateChatCompletion(cctx, req)
+	if l.cfg.Observe != nil {
+		l.cfg.Observe.LLMCall(time.Since(start), resp.Usage.PromptTokens, resp.Usage.CompletionTokens, err)
+	}
 	if err != nil {
 		timedOut := ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded)
 		return resp, classify(err, rec, timedOut, l.cfg.CallTimeout, sent)

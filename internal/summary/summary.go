@@ -51,6 +51,8 @@ type Summarizer struct {
 	MaxSentences int
 	// Logger nil means slog.Default().
 	Logger *slog.Logger
+	// Observe is told when the LLM did not make a summary; nil: nobody.
+	Observe interface{ Fallback() }
 }
 
 // Summarize never fails. The result is the LLM's summary when the call
@@ -82,5 +84,8 @@ func (s *Summarizer) Summarize(ctx context.Context, a Article) Summary {
 		level = slog.LevelDebug
 	}
 	log.Log(ctx, level, "summary: using extractive summary", "url", a.URL, "reason", err)
+	if s.Observe != nil && !errors.Is(err, ErrEmptyArticle) {
+		s.Observe.Fallback()
+	}
 	return Extractive(a, s.MaxSentences)
 }
