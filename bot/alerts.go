@@ -14,9 +14,10 @@ import (
 	"dozor/storage"
 )
 
-// Sender sends one Telegram message; *bot.Bot satisfies it.
+// Sender sends and edits Telegram messages; *bot.Bot satisfies it.
 type Sender interface {
 	SendMessage(ctx context.Context, params *tgbot.SendMessageParams) (*models.Message, error)
+	EditMessageText(ctx context.Context, params *tgbot.EditMessageTextParams) (*models.Message, error)
 }
 
 // Alerts lays out and sends alerts for the deliver stage (jobs.Telegram):
@@ -42,8 +43,9 @@ func (a Alerts) RenderAlert(u storage.User, stories []jobs.AlertStory, more int)
 	return jobs.Rendered{HTML: html, Plain: plain, HTMLShown: n, PlainShown: np, Group: true}
 }
 
-// SendAlert sends m to a chat. Its error is a *jobs.SendError.
-func (a Alerts) SendAlert(ctx context.Context, chatID int64, m *jobs.Rendered, plain bool) error {
+// SendAlert sends m to a chat and returns the message's id. Its error is
+// a *jobs.SendError.
+func (a Alerts) SendAlert(ctx context.Context, chatID int64, m *jobs.Rendered, plain bool) (int, error) {
 	p := &tgbot.SendMessageParams{ChatID: chatID, Text: m.HTML, ParseMode: models.ParseModeHTML}
 	if plain {
 		p.Text, p.ParseMode = m.Plain, ""
@@ -55,7 +57,27 @@ func (a Alerts) SendAlert(ctx context.Context, chatID int64, m *jobs.Rendered, p
 		p.LinkPreviewOptions = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
 	}
 	p.DisableNotification = m.Silent
-	_, err := a.API.SendMessage(ctx, p)
+	msg, err := a.API.SendMessage(ctx, p)
+	if err != nil {
+		return 0, classify(err)
+	}
+	return msg.ID, nil
+}
+
+// EditAlert replaces a sent alert's text and buttons with m. Its error is
+// a *jobs.SendError; Telegram's "message is not modified" is none.
+func (a Alerts) EditAlert(ctx context.Context, chatID int64, msgID int, m *jobs.Rendered) error {
+	p := &tgbot.EditMessageTextParams{ChatID: chatID, MessageID: msgID, Text: m.HTML, ParseMode: models.ParseModeHTML}
+	if kb := keyboardOf(m.Buttons); kb != nil {
+		p.ReplyMarkup = kb
+	}
+	if m.Group {
+		p.LinkPreviewOptions = &models.LinkPreviewOptions{IsDisabled: tgbot.True()}
+	}
+	_, err := a.API.EditMessageText(ctx, p)
+	if err != nil && strings.Contains(err.Error(), "message is not modified") {
+		return nil
+	}
 	return classify(err)
 }
 

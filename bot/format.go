@@ -157,7 +157,23 @@ func alertRuns(v AlertView, lang string, loc *time.Location, html bool) runDoc {
 			d.add(textRun{text: wording(lang, "(auto-extract)", "(автовыдержка)"), italic: true})
 		}
 	}
+	if reach := reachLine(v, lang); reach != "" {
+		d.newline()
+		d.add(textRun{text: reach, italic: true})
+	}
 	return d
+}
+
+// reachLine says how widely a story was reported: "Reported by 3 outlets
+// in 2 languages."; "" for one outlet.
+func reachLine(v AlertView, lang string) string {
+	if v.Outlets < 2 {
+		return ""
+	}
+	if n := len(v.Languages); n > 1 {
+		return fmt.Sprintf(wording(lang, "Reported by %d outlets in %d languages.", "Сообщили %d СМИ на %d языках."), v.Outlets, n)
+	}
+	return fmt.Sprintf(wording(lang, "Reported by %d outlets.", "Сообщили %d СМИ."), v.Outlets)
 }
 
 // sourceRuns is "RBC · 22 Nov 2026 14:05 MSK"; sourceCap > 0 caps the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"sync"
@@ -31,8 +32,10 @@ type Telegram interface {
 	// continue it. No stories is the "nothing new" note.
 	RenderDigest(u storage.User, due time.Time, size int, stories []AlertStory) Rendered
 	// SendAlert sends a rendered message to a chat, in its HTML form or,
-	// with plain, as plain text.
-	SendAlert(ctx context.Context, chatID int64, m *Rendered, plain bool) error
+	// with plain, as plain text, and returns the message's id.
+	SendAlert(ctx context.Context, chatID int64, m *Rendered, plain bool) (int, error)
+	// EditAlert replaces the text and buttons of a sent alert.
+	EditAlert(ctx context.Context, chatID int64, msgID int, m *Rendered) error
 }
 
 // AlertStory is everything an alert shows about one story.
@@ -41,7 +44,10 @@ type AlertStory struct {
 	Story   storage.Story
 	Summary *storage.Summary // nil if none
 	Topics  []string         // the subscriber's topics the story matched
-	AlsoIn  []string         // other outlets carrying the story
+	AlsoIn  []string         // other outlets carrying the story, with their language when there are several
+	// Outlets and Languages say how widely the story was reported.
+	Outlets   int
+	Languages []string
 }
 
 // StoryID is the story the alert is about, even when Story was not loaded.
@@ -486,10 +492,11 @@ func (r *deliveryRun) deliver(ctx context.Context, j sendJob) {
 		if err != nil {
 			return // shutting down before sending: the messages stay queued
 		}
-		err = r.send(ctx, chat, msg, plain)
+		var msgID int
+		msgID, err = r.send(ctx, chat, msg, plain)
 		done()
 		if err == nil {
-			r.sentOK(u, shown)
+			r.sentOK(u, shown, chat, msgID, msg, plain)
 			again = again || len(shown) < len(j.msgs) // a group left some out
 			return
 		}
@@ -547,11 +554,11 @@ func (r *deliveryRun) deliver(ctx context.Context, j sendJob) {
 // send makes one call with its own deadline. It is not cancelled by a
 // shutdown: a message Telegram accepted must be recorded as sent, or the
 // next start sends it twice.
-func (r *deliveryRun) send(ctx context.Context, chat int64, m *Rendered, plain bool) error {
+func (r *deliveryRun) send(ctx context.Context, chat int64, m *Rendered, plain bool) (int, error) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
 	start := time.Now()
-	err := r.d.API.SendAlert(sctx, chat, m, plain)
+	id, err := r.d.API.SendAlert(sctx, chat, m, plain)
 	sent := 0
 	if err == nil {
 		sent = m.HTMLShown
@@ -560,15 +567,36 @@ func (r *deliveryRun) send(ctx context.Context, chat int64, m *Rendered, plain b
 		}
 	}
 	observerOr(r.d.Observe).StageDone("deliver", sent, time.Since(start), err)
-	return err
+	return id, err
 }
 
-func (r *deliveryRun) sentOK(u storage.User, ids []uint64) {
+func (r *deliveryRun) sentOK(u storage.User, ids []uint64, chat int64, msgID int, m *Rendered, plain bool) {
 	r.count(1, 0)
-	if err := r.d.Store.MarkSent(ids, r.now()); err != nil {
+	var err error
+	if len(ids) == 1 && !m.Group && !plain {
+		// One story's alert: keep its id, to name outlets that join later.
+		err = r.d.Store.MarkSentMessage(ids[0], r.now(), chat, msgID, TextHash(m))
+	} else {
+		err = r.d.Store.MarkSent(ids, r.now())
+	}
+	if err != nil {
 		// Telegram has the message; it will be sent again.
 		r.log.Error("record sent alert", "user_id", u.ID, "err", err)
 	}
+}
+
+// TextHash identifies a rendered message's text and buttons, so an edit
+// that would change nothing is not made.
+func TextHash(m *Rendered) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(m.HTML))
+	for _, row := range m.Buttons {
+		for _, b := range row {
+			h.Write([]byte{0})
+			h.Write([]byte(b.Text + "\x00" + b.Data))
+		}
+	}
+	return h.Sum64()
 }
 
 // retryLater postpones the job's messages after a server or network
@@ -693,21 +721,26 @@ func digestOrder(u storage.User, views []AlertStory, ids []uint64) {
 
 // view loads what an alert shows about one queued story.
 func (r *deliveryRun) view(m storage.OutMsg) (AlertStory, error) {
-	st := r.d.Store
-	a, err := st.ArticleHead(m.ArticleID)
+	return loadView(r.d.Store, m.StoryID, m.ArticleID, m.Topics, r.d.SummaryLang)
+}
+
+// loadView loads what an alert shows about a story, through one of its
+// articles, for a subscriber's topics.
+func loadView(st *storage.Store, storyID, articleID uint64, topics []string, summaryLang string) (AlertStory, error) {
+	a, err := st.ArticleHead(articleID)
 	if err != nil {
 		return AlertStory{}, err
 	}
-	v := AlertStory{Article: a, Topics: m.Topics}
-	v.Story, err = st.Story(m.StoryID)
+	v := AlertStory{Article: a, Topics: topics}
+	v.Story, err = st.Story(storyID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		v.Story = storage.Story{ID: m.StoryID, Title: a.Title}
+		v.Story = storage.Story{ID: storyID, Title: a.Title}
 	case err != nil:
 		return AlertStory{}, err
 	}
-	if r.d.SummaryLang != "" {
-		sum, err := st.Summary(m.StoryID, r.d.SummaryLang)
+	if summaryLang != "" {
+		sum, err := st.Summary(storyID, summaryLang)
 		switch {
 		case err == nil:
 			v.Summary = &sum
@@ -715,6 +748,9 @@ func (r *deliveryRun) view(m storage.OutMsg) (AlertStory, error) {
 			return AlertStory{}, err
 		}
 	}
+	type outlet struct{ source, lang string }
+	var others []outlet
+	langs := []string{a.Lang}
 	looked := 0
 	for _, id := range v.Story.Articles {
 		if id == a.ID {
@@ -724,10 +760,22 @@ func (r *deliveryRun) view(m storage.OutMsg) (AlertStory, error) {
 			break
 		}
 		other, err := st.ArticleHead(id)
-		if err != nil || other.Source == "" || other.Source == a.Source || contains(v.AlsoIn, other.Source) {
+		if err != nil || other.Source == "" || other.Source == a.Source || slices.ContainsFunc(others, func(o outlet) bool { return o.source == other.Source }) {
 			continue
 		}
-		v.AlsoIn = append(v.AlsoIn, other.Source)
+		others = append(others, outlet{other.Source, other.Lang})
+		if other.Lang != "" && !contains(langs, other.Lang) {
+			langs = append(langs, other.Lang)
+		}
 	}
+	for _, o := range others {
+		name := o.source
+		if len(langs) > 1 && o.lang != "" {
+			name += " (" + o.lang + ")" // reported in more than one language: say which
+		}
+		v.AlsoIn = append(v.AlsoIn, name)
+	}
+	v.Outlets = len(others) + 1
+	v.Languages = slices.DeleteFunc(langs, func(l string) bool { return l == "" })
 	return v, nil
 }

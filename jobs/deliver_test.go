@@ -916,9 +916,9 @@ type rawErrors struct {
 	n atomic.Int32
 }
 
-func (r *rawErrors) SendAlert(ctx context.Context, chatID int64, m *jobs.Rendered, plain bool) error {
+func (r *rawErrors) SendAlert(ctx context.Context, chatID int64, m *jobs.Rendered, plain bool) (int, error) {
 	if r.n.Add(-1) >= 0 {
-		return fmt.Errorf("Post %q: connection reset %s", "https://api.telegram.org/bot"+url.QueryEscape(dlvToken)+"/sendMessage", dlvToken)
+		return 0, fmt.Errorf("Post %q: connection reset %s", "https://api.telegram.org/bot"+url.QueryEscape(dlvToken)+"/sendMessage", dlvToken)
 	}
 	return r.Telegram.SendAlert(ctx, chatID, m, plain)
 }

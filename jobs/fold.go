@@ -31,10 +31,25 @@ type Folder struct {
 	Now     func() time.Time
 	Log     *slog.Logger
 	Observe Observer
+	// Vectors folds across languages by embeddings (EMBEDDINGS_MODEL) of
+	// Model: an article joins a recent story whose vector is at least
+	// Threshold close when their named entities agree too. An article
+	// waits for its vector at most EmbedWait.
+	Vectors   bool
+	Model     string
+	Threshold float32
+	EmbedWait time.Duration
+	// Embed is notified when the fold stage queues articles for the embed
+	// stage (to re-make vectors after a model change).
+	Embed Signal
 
-	index   *storyIndex
-	pruned  time.Time
-	stories atomic.Int64 // started since Run began, for reports
+	index     *storyIndex
+	vecs      *vecIndex
+	stale     map[uint64]staleVec // window stories whose vectors are being re-made
+	late      map[uint64]staleVec // new stories folded before their vector came
+	waitUntil time.Time           // when the first article held for its vector goes anyway
+	pruned    time.Time
+	stories   atomic.Int64 // started since Run began, for reports
 }
 
 // StoriesStarted is the number of stories this stage started.
@@ -45,7 +60,7 @@ func (f *Folder) Run(ctx context.Context) error {
 	if err := f.load(); err != nil {
 		return err
 	}
-	return loop(ctx, f.Wake, f.log(), f.Observe, "fold", func(context.Context) (int, bool, error) { return f.step() })
+	return loopUntil(ctx, f.Wake, f.log(), f.Observe, "fold", f.untilVector, func(context.Context) (int, bool, error) { return f.step() })
 }
 
 func (f *Folder) load() error {
@@ -55,6 +70,9 @@ func (f *Folder) load() error {
 		return err
 	}
 	f.index, f.pruned = x, now
+	if f.Vectors {
+		return f.loadVectors(now)
+	}
 	return nil
 }
 
@@ -64,10 +82,33 @@ func (f *Folder) step() (int, bool, error) {
 	now := f.now()
 	if now.Sub(f.pruned) > time.Minute {
 		f.index.prune(now)
+		if f.vecs != nil {
+			f.vecs.prune(now)
+			for id, sv := range f.late {
+				if now.Sub(sv.seen) > FoldWindow {
+					delete(f.late, id)
+				}
+			}
+		}
 		f.pruned = now
 	}
+	if len(f.stale)+len(f.late) > 0 {
+		if err := f.refreshStale(); err != nil {
+			return 0, false, err
+		}
+	}
 	var stories, alerts int64
-	n, err := f.Store.FoldBatch(foldBatch, now, func(tx *storage.FoldTx, j storage.FoldJob) error {
+	f.waitUntil = time.Time{}
+	wait := func(j storage.FoldJob) bool {
+		if !f.waitForVector(j, now) {
+			return false
+		}
+		if until := j.Queued.Add(f.EmbedWait); f.waitUntil.IsZero() || until.Before(f.waitUntil) {
+			f.waitUntil = until
+		}
+		return true
+	}
+	n, err := f.Store.FoldReady(foldBatch, now, wait, func(tx *storage.FoldTx, j storage.FoldJob) error {
 		isNew, alerted, err := f.fold(tx, j, now)
 		if isNew {
 			stories++
@@ -101,20 +142,29 @@ func (f *Folder) fold(tx *storage.FoldTx, j storage.FoldJob, now time.Time) (isN
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return false, false, err
 		}
-	} else if j.HasSig {
-		if id, ok := f.index.find(j.Sig, now); ok {
-			st, err = tx.Story(id)
-			if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return false, false, err
-			}
+	} else {
+		if st, err = f.findStory(tx, j, now); err != nil {
+			return false, false, err
 		}
 	}
 	if st != nil {
+		alerted := len(st.Topics) > 0
 		if err := tx.Join(st, a); err != nil {
 			return false, false, err
 		}
 		if sig, ok := f.index.touch(st.ID, now); ok {
 			if err := tx.PutSig(st.ID, sig); err != nil {
+				return false, false, err
+			}
+		}
+		if f.vecs != nil && f.vecs.touch(st.ID, now) {
+			if err := tx.TouchStoryVector(st.ID); err != nil {
+				return false, false, err
+			}
+		}
+		if alerted {
+			// Its alerts are out: edit them to name the new outlet.
+			if err := tx.QueueEdit(st); err != nil {
 				return false, false, err
 			}
 		}
@@ -128,6 +178,18 @@ func (f *Folder) fold(tx *storage.FoldTx, j storage.FoldJob, now time.Time) (isN
 			if err := tx.PutSig(st.ID, j.Sig); err != nil {
 				return false, false, err
 			}
+		}
+		if v, ok := f.vectorOf(j); ok && f.vecs != nil {
+			f.vecs.add(st.ID, now, v, j.Entities)
+			if err := tx.PutStoryVector(st.ID, j.Vector, j.Entities); err != nil {
+				return false, false, err
+			}
+		} else if f.vecs != nil && j.Embedding {
+			// Its vector is late: the story joins the window when it comes.
+			if f.late == nil {
+				f.late = map[uint64]staleVec{}
+			}
+			f.late[st.ID] = staleVec{first: a.ID, seen: now}
 		}
 	}
 	news := newsTopics(a, st)
@@ -144,6 +206,28 @@ func (f *Folder) fold(tx *storage.FoldTx, j storage.FoldJob, now time.Time) (isN
 	}
 	_, err = tx.QueueAlert(storage.Alert{StoryID: st.ID, ArticleID: a.ID, Topics: news, Created: created})
 	return isNew, err == nil, err
+}
+
+// findStory is the recent story an article belongs to: by its words
+// (MinHash), else by its embedding and named entities; nil for none.
+func (f *Folder) findStory(tx *storage.FoldTx, j storage.FoldJob, now time.Time) (*storage.Story, error) {
+	id, ok := uint64(0), false
+	if j.HasSig {
+		id, ok = f.index.find(j.Sig, now)
+	}
+	if !ok && f.vecs != nil {
+		if v, has := f.vectorOf(j); has {
+			id, ok = f.vecs.find(v, j.Entities, f.Threshold, now)
+		}
+	}
+	if !ok {
+		return nil, nil
+	}
+	st, err := tx.Story(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return st, err
 }
 
 // newsTopics is the one rule for "this article is news on a topic": the

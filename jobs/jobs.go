@@ -77,6 +77,13 @@ const idle = 5 * time.Second
 // idle timer or the end of ctx. A failing step is logged and retried at the
 // next wake-up; it never stops the stage.
 func loop(ctx context.Context, wake Signal, log *slog.Logger, obs Observer, stage string, step func(context.Context) (int, bool, error)) error {
+	return loopUntil(ctx, wake, log, obs, stage, nil, step)
+}
+
+// loopUntil is loop for a stage that knows when it has work next: next,
+// if not nil, is how long until then (0: not before a wake-up), and the
+// stage looks no later than that or idle.
+func loopUntil(ctx context.Context, wake Signal, log *slog.Logger, obs Observer, stage string, next func() time.Duration, step func(context.Context) (int, bool, error)) error {
 	obs = observerOr(obs)
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -98,7 +105,13 @@ func loop(ctx context.Context, wake Signal, log *slog.Logger, obs Observer, stag
 				break
 			}
 		}
-		t.Reset(idle)
+		wait := idle
+		if next != nil {
+			if d := next(); d > 0 && d < wait {
+				wait = d
+			}
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil

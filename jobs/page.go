@@ -32,8 +32,10 @@ type Pager struct {
 	Workers int
 	// Wake is notified when the watch stage queued pages.
 	Wake Signal
-	// Next is notified after each commit, for the fold stage.
+	// Next is notified after each commit, for the fold stage, and Embed
+	// for the embed stage (nil when embeddings are off).
 	Next    Signal
+	Embed   Signal
 	Now     func() time.Time
 	Log     *slog.Logger
 	Observe Observer
@@ -353,6 +355,7 @@ func (q *pageQueue) flush(final bool) error {
 	}
 	q.results, q.urgent = q.results[:0], false
 	q.p.Next.Notify()
+	q.p.Embed.Notify()
 	return nil
 }
 

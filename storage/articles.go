@@ -118,7 +118,7 @@ func (s *Store) SaveFetches(results []FetchResult) ([][]Article, error) {
 	err := s.update(func(tx *bolt.Tx) error {
 		out = make([][]Article, len(results))
 		for i, r := range results {
-			saved, err := saveFetch(tx, r)
+			saved, err := saveFetch(tx, r, s.embedding.Load())
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ func (s *Store) SaveFetches(results []FetchResult) ([][]Article, error) {
 	return out, nil
 }
 
-func saveFetch(tx *bolt.Tx, r FetchResult) ([]Article, error) {
+func saveFetch(tx *bolt.Tx, r FetchResult, embed bool) ([]Article, error) {
 	arts, keys := tx.Bucket(bucketArticles), tx.Bucket(bucketArticleKeys)
 	var saved []Article
 	for _, na := range r.Articles {
@@ -160,7 +160,7 @@ func saveFetch(tx *bolt.Tx, r FetchResult) ([]Article, error) {
 		if na.Page != PageNone {
 			err = tx.Bucket(bucketPageQueue).Put(pageKey(na.Page, id), []byte(na.Host))
 		} else {
-			err = queueFold(tx, &a, na.Sig, na.HasSig)
+			err = queueFold(tx, &a, na.Sig, na.HasSig, embed)
 		}
 		if err == nil {
 			err = queueIndex(tx, id)
@@ -283,7 +283,7 @@ func (s *Store) ArticlesSince(since time.Time, fn func(*Article) bool) error {
 type Counts struct {
 	Sources, Articles, Stories, Topics int
 	// Queue lengths, one per pipeline stage; Held waits for digests.
-	PagesUrgent, PagesBulk, Fold, Alerts, Fanout, Outbox, Index, Held int
+	PagesUrgent, PagesBulk, Fold, Alerts, Fanout, Outbox, Index, Held, Embed, Edit int
 }
 
 // Count returns the number of records of each kind.
@@ -303,6 +303,8 @@ func (s *Store) Count() (Counts, error) {
 		c.Outbox = tx.Bucket(bucketOutbox).Stats().KeyN
 		c.Index = tx.Bucket(bucketIndexQueue).Stats().KeyN
 		c.Held = tx.Bucket(bucketHeld).Stats().KeyN
+		c.Embed = tx.Bucket(bucketEmbedQueue).Stats().KeyN
+		c.Edit = tx.Bucket(bucketEditQueue).Stats().KeyN
 		return nil
 	})
 	if err != nil {

@@ -228,25 +228,32 @@ func (s *Store) DropMessages(ids []uint64, now time.Time) (int, error) {
 func (s *Store) finish(ids []uint64, state byte, now time.Time) (int, error) {
 	n := 0
 	err := s.update(func(tx *bolt.Tx) error {
-		out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
-		for _, id := range ids {
-			var m OutMsg
-			if err := getJSON(out, itob(id), &m); err != nil {
-				continue // finished already
-			}
-			if !m.Note { // a note is about no story
-				if err := del.Put(deliveryKey(m.UserID, m.StoryID), finishedRecord(state, now)); err != nil {
-					return err
-				}
-			}
-			if err := out.Delete(itob(id)); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
+		var err error
+		n, err = finishTx(tx, ids, state, now)
+		return err
 	})
 	return n, err
+}
+
+func finishTx(tx *bolt.Tx, ids []uint64, state byte, now time.Time) (int, error) {
+	n := 0
+	out, del := tx.Bucket(bucketOutbox), tx.Bucket(bucketDelivered)
+	for _, id := range ids {
+		var m OutMsg
+		if err := getJSON(out, itob(id), &m); err != nil {
+			continue // finished already
+		}
+		if !m.Note { // a note is about no story
+			if err := del.Put(deliveryKey(m.UserID, m.StoryID), finishedRecord(state, now)); err != nil {
+				return 0, err
+			}
+		}
+		if err := out.Delete(itob(id)); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // finishedRecord is the delivered record of a story sent or refused at now.

@@ -115,7 +115,7 @@ func (s *Store) SavePages(results []PageResult) error {
 				}
 				a.StoryID = story
 			}
-			if err := queueFold(tx, &a, r.Sig, r.HasSig); err != nil {
+			if err := queueFold(tx, &a, r.Sig, r.HasSig, s.embedding.Load()); err != nil {
 				return err
 			}
 			if changed {

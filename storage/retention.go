@@ -26,7 +26,8 @@ import (
 //
 // Dropped:
 //   - the feed's text and the page's text (bucket full_text) of articles
-//     stored more than keep ago;
+//     stored more than keep ago, and their embeddings (bucket vectors);
+//     the story's own vector (story_vecs) stays for 🔎 and search;
 //   - the signatures of stories not seen for FoldHorizon (bucket
 //     story_sigs), whatever keep is: the fold stage reads only those seen
 //     within its window, at start;
@@ -154,7 +155,7 @@ func heldArticles(tx *bolt.Tx) (map[uint64]bool, error) {
 func articleHeld(tx *bolt.Tx, held map[uint64]bool, k []byte) bool {
 	id := btoi(k)
 	pages := tx.Bucket(bucketPageQueue)
-	return held[id] || tx.Bucket(bucketFoldQueue).Get(k) != nil ||
+	return held[id] || tx.Bucket(bucketFoldQueue).Get(k) != nil || embedQueued(tx, id) ||
 		pages.Get(pageKey(PageUrgent, id)) != nil || pages.Get(pageKey(PageBulk, id)) != nil
 }
 
@@ -247,6 +248,10 @@ func (s *Store) pruneTexts(cutoff time.Time, rep *PruneReport) error {
 					}
 					full++
 					changed = true
+				}
+				// Its embedding was made of the text that is gone.
+				if err := tx.Bucket(bucketVectors).Delete(k); err != nil {
+					return err
 				}
 				if changed {
 					texts++

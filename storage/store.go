@@ -58,6 +58,12 @@ var (
 	bucketOutbox      = []byte("outbox")       // fan out → deliver: message id → OutMsg
 	bucketIndexQueue  = []byte("index_queue")  // any change → index: article id → nothing
 	bucketHeld        = []byte("held")         // fan out → digest: user id + message id → OutMsg
+	bucketEmbedQueue  = []byte("embed_queue")  // watch, page → embed (fold waits for it): lane + article id → queued time
+	bucketEditQueue   = []byte("edit_queue")   // fold → edit: story id → due time
+
+	bucketVectors   = []byte("vectors")    // article id → entities + embedding
+	bucketStoryVecs = []byte("story_vecs") // story id → last seen + entities + embedding
+	bucketSentMsgs  = []byte("sent_msgs")  // story id + user id → chat, message id, sent time (for edits)
 
 	// bucketEnrich is the page queue of versions before the pipeline had
 	// stages; Open moves what it holds into bucketPageQueue.
@@ -69,6 +75,7 @@ var allBuckets = [][]byte{
 	bucketArticleTime, bucketArticleStory, bucketFullText, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
 	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered,
 	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue, bucketIndexQueue, bucketHeld,
+	bucketEmbedQueue, bucketEditQueue, bucketVectors, bucketStoryVecs, bucketSentMsgs,
 }
 
 // Options tune Open.
@@ -91,7 +98,12 @@ type Store struct {
 
 	commits       atomic.Uint64 // write transactions, for benchmarks and /stats
 	topicsVersion atomic.Uint64 // bumped when topics change, so stages recompile
+	embedding     atomic.Bool   // articles go to the embed stage before folding
 }
+
+// EmbedBeforeFold makes every article queued for folding wait for its
+// embedding too (EMBEDDINGS_MODEL set); the embed stage must then run.
+func (s *Store) EmbedBeforeFold(on bool) { s.embedding.Store(on) }
 
 // Open opens (creating if needed) the database at path with mode 0600 and
 // its directory with 0700.

@@ -25,6 +25,9 @@ type Story struct {
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	Topics   []string  `json:"topics,omitempty"` // topics already alerted
+	// Edited is when its sent alerts were last edited to name the outlets
+	// that joined it since.
+	Edited time.Time `json:"edited,omitzero"`
 }
 
 // Story returns a story by id.
@@ -84,14 +87,22 @@ type foldInfo struct {
 	Matched time.Time `json:"m,omitzero"`
 	Backlog bool      `json:"b,omitempty"`
 	HasSig  bool      `json:"s,omitempty"`
+	Queued  time.Time `json:"q,omitzero"`
 }
 
 // queueFold hands an article to the fold stage with the signature of its
-// best text (HasSig false: too short for one).
-func queueFold(tx *bolt.Tx, a *Article, sig dedup.Signature, hasSig bool) error {
-	info, err := json.Marshal(foldInfo{Title: a.Title, Topics: a.Topics, Matched: a.Matched, Backlog: a.Backlog, HasSig: hasSig})
+// best text (HasSig false: too short for one); with embed, to the embed
+// stage too, which the fold stage waits for (a while) before placing it.
+func queueFold(tx *bolt.Tx, a *Article, sig dedup.Signature, hasSig, embed bool) error {
+	now := time.Now()
+	info, err := json.Marshal(foldInfo{Title: a.Title, Topics: a.Topics, Matched: a.Matched, Backlog: a.Backlog, HasSig: hasSig, Queued: now})
 	if err != nil {
 		return err
+	}
+	if embed {
+		if err := queueEmbed(tx, a.ID, len(a.Topics) > 0, now); err != nil {
+			return err
+		}
 	}
 	v := make([]byte, 0, 4*dedup.NumHashes+len(info))
 	v = append(v, encodeSig(time.Time{}, sig)[8:]...)
@@ -105,6 +116,13 @@ type FoldJob struct {
 	Article Article
 	Sig     dedup.Signature
 	HasSig  bool
+	// Queued is when the article was queued for folding (zero if not
+	// known); Embedding says it still waits for its embedding, and Vector
+	// and Entities are the embedding and named entities once made.
+	Queued    time.Time
+	Embedding bool
+	Vector    []byte
+	Entities  []string
 }
 
 func decodeFoldJob(tx *bolt.Tx, k, v []byte) (FoldJob, error) {
@@ -126,10 +144,17 @@ func decodeFoldJob(tx *bolt.Tx, k, v []byte) (FoldJob, error) {
 	if err := json.Unmarshal(v[4*dedup.NumHashes:], &info); err != nil {
 		return j, fmt.Errorf("decode fold entry %x: %w", k, err)
 	}
-	j.HasSig = info.HasSig
+	j.HasSig, j.Queued = info.HasSig, info.Queued
 	j.Article.Title, j.Article.Topics, j.Article.Matched, j.Article.Backlog = info.Title, info.Topics, info.Matched, info.Backlog
 	if s := tx.Bucket(bucketArticleStory).Get(k); s != nil {
 		j.Article.StoryID = btoi(s)
+	}
+	j.Embedding = embedQueued(tx, j.Article.ID)
+	if v := tx.Bucket(bucketVectors).Get(k); v != nil {
+		var err error
+		if j.Vector, j.Entities, err = decodeVector(v); err != nil {
+			return j, fmt.Errorf("decode vector %x: %w", k, err)
+		}
 	}
 	return j, nil
 }
@@ -150,21 +175,38 @@ var errFoldStop = errors.New("fold batch full")
 // the queue. An error from fold rolls the whole batch back. It returns the
 // number of articles taken.
 func (s *Store) FoldBatch(limit int, now time.Time, fold func(*FoldTx, FoldJob) error) (int, error) {
+	return s.FoldReady(limit, now, nil, fold)
+}
+
+// FoldReady is FoldBatch for the jobs wait does not hold back: those stay
+// queued, in order, for a later batch. It looks past at most limit held
+// jobs.
+func (s *Store) FoldReady(limit int, now time.Time, wait func(FoldJob) bool, fold func(*FoldTx, FoldJob) error) (int, error) {
 	n := 0
 	err := s.update(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketFoldQueue)
 		ft := &FoldTx{tx: tx, now: now}
 		var done [][]byte
+		held := 0
 		c := q.Cursor()
 		for k, v := c.First(); k != nil && len(done) < limit; k, v = c.Next() {
-			done = append(done, append([]byte(nil), k...))
 			j, err := decodeFoldJob(tx, k, v)
 			if errors.Is(err, ErrNotFound) {
+				done = append(done, append([]byte(nil), k...))
 				continue // the article is gone
 			}
 			if err != nil {
 				return err
 			}
+			if wait != nil && wait(j) {
+				// Held: later articles were mostly queued later and wait
+				// too, so a long run of them ends the look.
+				if held++; held >= limit {
+					break
+				}
+				continue
+			}
+			done = append(done, append([]byte(nil), k...))
 			if err := fold(ft, j); err != nil {
 				return fmt.Errorf("fold article %d: %w", j.Article.ID, err)
 			}

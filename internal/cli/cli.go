@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dozor/internal/config"
+	"dozor/internal/embed"
 	"dozor/internal/fetch"
 	"dozor/internal/logging"
 	"dozor/internal/metrics"
@@ -126,6 +127,8 @@ type app struct {
 	stdout, stderr io.Writer
 	// metrics of dozor run; nil (observing nothing) for other commands.
 	metrics *metrics.Metrics
+	// emb is the embeddings client, made once (see embedder).
+	emb *embed.Client
 }
 
 func (a *app) open(cmd string) (*storage.Store, error) {

@@ -34,7 +34,10 @@ func (a *app) poll(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	p := a.pipeline(st, a.fetcher(), sum, nil, nil, nil)
+	p, err := a.pipeline(st, a.fetcher(), sum, nil, nil, nil)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	rep, perr := p.Watcher.Pass(ctx, jobs.PassOptions{Force: true})
 	if rep == nil {

@@ -39,6 +39,10 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	defer idx.Close()
+	finder, err := a.searcher(st, idx)
+	if err != nil {
+		return err
+	}
 	// One pacer for everything the bot sends: replies before alerts. It
 	// outlives the parts that use it, whose sends in flight at shutdown
 	// still end through it.
@@ -51,12 +55,15 @@ func (a *app) run(ctx context.Context) error {
 		Token: a.cfg.TelegramToken, APIURL: a.cfg.TelegramAPIURL,
 		WebhookURL: a.cfg.WebhookURL, WebhookListen: a.cfg.WebhookListen, WebhookSecret: a.cfg.WebhookSecret,
 		AdminIDs: a.cfg.AdminIDs, Access: a.cfg.Access, SummaryLang: a.cfg.SummaryLanguage,
-		Store: st, Fetcher: f, Pacer: pace, Search: idx, ShutdownGrace: a.cfg.ShutdownTimeout, Observe: a.metrics, Log: a.log,
+		Store: st, Fetcher: f, Pacer: pace, Search: finder, ShutdownGrace: a.cfg.ShutdownTimeout, Observe: a.metrics, Log: a.log,
 	})
 	if err != nil {
 		return err
 	}
-	p := a.pipeline(st, f, sum, bot.Alerts{API: b.API()}, pace, idx)
+	p, err := a.pipeline(st, f, sum, bot.Alerts{API: b.API()}, pace, idx)
+	if err != nil {
+		return err
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return b.Run(ctx) })

@@ -138,7 +138,11 @@ func (a *app) searchCmd(ctx context.Context, args []string) error {
 	if err := catchUp(ctx, st, x, nil); err != nil {
 		return err
 	}
-	res, err := x.Search(ctx, q, search.Options{Limit: *limit, Now: now})
+	finder, err := a.searcher(st, x)
+	if err != nil {
+		return err
+	}
+	res, err := finder.Search(ctx, q, search.Options{Limit: *limit, Now: now})
 	if err != nil {
 		return err
 	}

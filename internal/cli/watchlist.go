@@ -66,8 +66,13 @@ func (a *app) importFile(ctx context.Context, path string) error {
 			updatedT++
 		}
 	}
-	fmt.Fprintf(a.stdout, "import: %d sources (%d new), %d topics (%d new, %d changed)\n",
-		len(wl.Sources), addedS, len(wl.Topics), addedT, updatedT)
+	if wl.Entities != nil {
+		if err := st.SetEntities(wl.Entities); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(a.stdout, "import: %d sources (%d new), %d topics (%d new, %d changed), %d entity groups\n",
+		len(wl.Sources), addedS, len(wl.Topics), addedT, updatedT, len(wl.Entities))
 	return nil
 }
 
@@ -86,7 +91,11 @@ func (a *app) export() error {
 	if err != nil {
 		return err
 	}
-	wl := &watchlist.File{Sources: []watchlist.Source{}, Topics: []watchlist.Topic{}}
+	ents, err := st.Entities()
+	if err != nil {
+		return err
+	}
+	wl := &watchlist.File{Sources: []watchlist.Source{}, Topics: []watchlist.Topic{}, Entities: ents}
 	for _, s := range srcs {
 		wl.Sources = append(wl.Sources, watchlist.Source{URL: s.URL, Name: s.Name, FullText: s.FullText})
 	}

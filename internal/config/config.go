@@ -46,6 +46,13 @@ type Config struct {
 	SummaryDeadline time.Duration
 	LLMConcurrency  int
 	LLMTimeout      time.Duration
+	// Embeddings: the model (empty: off), an optional separate endpoint,
+	// how long folding waits for a vector, and the fold threshold (0: the
+	// model's default).
+	EmbeddingsModel    string
+	EmbeddingsBaseURL  string
+	EmbeddingsDeadline time.Duration
+	FoldThreshold      float64
 
 	TelegramToken  string
 	TelegramAPIURL string
@@ -131,6 +138,25 @@ var vars = []Var{
 		set: func(c *Config, v string) error { return intRange(&c.LLMConcurrency, v, 1, 64) }},
 	{Name: "LLM_TIMEOUT", Default: "60s", Help: "timeout of one model call",
 		set: func(c *Config, v string) error { return duration(&c.LLMTimeout, v, time.Second) }},
+	{Name: "EMBEDDINGS_MODEL", Default: "", Help: "embedding model on the OpenAI-compatible endpoint (e.g. bge-m3 on Ollama), to fold one story across languages; empty = off",
+		set: func(c *Config, v string) error { c.EmbeddingsModel = v; return nil }},
+	{Name: "EMBEDDINGS_BASE_URL", Default: "", Help: "a separate OpenAI-compatible endpoint for embeddings; empty = OPENAI_BASE_URL",
+		set: func(c *Config, v string) error { return optionalURL(&c.EmbeddingsBaseURL, v) }},
+	{Name: "EMBEDDINGS_DEADLINE", Default: "10s", Help: "how long folding waits for an article's embedding before it folds by words alone",
+		set: func(c *Config, v string) error { return duration(&c.EmbeddingsDeadline, v, time.Second) }},
+	{Name: "FOLD_THRESHOLD", Default: "", Help: "cosine similarity at or above which two articles can be one story (with shared named entities); empty = the default for the model (see README)",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.FoldThreshold = 0
+				return nil
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f >= 1 {
+				return fmt.Errorf("want a number between 0 and 1 such as 0.80")
+			}
+			c.FoldThreshold = f
+			return nil
+		}},
 
 	{Name: "TELEGRAM_BOT_TOKEN", Default: "", Help: "bot token from @BotFather; required by dozor run (TELEGRAM_BOT_TOKEN_FILE also works)", Secret: true,
 		set: func(c *Config, v string) error { c.TelegramToken = v; return nil }},

@@ -48,6 +48,8 @@ type Metrics struct {
 	llmTokens     *prometheus.CounterVec
 	llmLatency    prometheus.Histogram
 	fallbacks     prometheus.Counter
+	embedCalls    *prometheus.CounterVec
+	embedInputs   prometheus.Counter
 	telegram      *prometheus.CounterVec
 
 	mu        sync.Mutex
@@ -100,11 +102,15 @@ func New(st Store, opt Options) *Metrics {
 			Help: "Duration of one call to the LLM endpoint.", Buckets: prometheus.ExponentialBuckets(0.25, 2, 10)}),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "dozor_summary_fallbacks_total",
 			Help: "Summaries made by the built-in extractive summary because the LLM did not answer in time."}),
+		embedCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dozor_embed_calls_total",
+			Help: "Requests to the embeddings endpoint by result: ok, error."}, []string{"result"}),
+		embedInputs: prometheus.NewCounter(prometheus.CounterOpts{Name: "dozor_embed_inputs_total",
+			Help: "Texts sent to the embeddings endpoint."}),
 		telegram: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dozor_telegram_requests_total",
 			Help: "Bot API calls by method and HTTP status (0: no answer)."}, []string{"method", "code"}),
 	}
 	m.reg.MustRegister(m.stageItems, m.stageErrors, m.stageDuration, m.fetches, m.matches, m.passDuration, m.lastPass,
-		m.llmCalls, m.llmTokens, m.llmLatency, m.fallbacks, m.telegram,
+		m.llmCalls, m.llmTokens, m.llmLatency, m.fallbacks, m.embedCalls, m.embedInputs, m.telegram,
 		&storeCollector{st: st, now: now},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -166,6 +172,19 @@ func (m *Metrics) LLMCall(d time.Duration, promptTokens, completionTokens int, e
 	m.llmLatency.Observe(d.Seconds())
 	m.llmTokens.WithLabelValues("prompt").Add(float64(max(0, promptTokens)))
 	m.llmTokens.WithLabelValues("completion").Add(float64(max(0, completionTokens)))
+}
+
+// EmbedCall records one request to the embeddings endpoint.
+func (m *Metrics) EmbedCall(_ time.Duration, inputs, _ int, err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.embedCalls.WithLabelValues(result).Inc()
+	m.embedInputs.Add(float64(inputs))
 }
 
 // Fallback counts a summary the LLM did not make.
@@ -285,7 +304,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if n, err := c.st.Count(); err == nil {
 		for stage, v := range map[string]int{
 			"page_urgent": n.PagesUrgent, "page_bulk": n.PagesBulk, "fold": n.Fold, "summarize": n.Alerts,
-			"fanout": n.Fanout, "deliver": n.Outbox, "index": n.Index, "digest": n.Held,
+			"fanout": n.Fanout, "deliver": n.Outbox, "index": n.Index, "digest": n.Held, "embed": n.Embed, "edit": n.Edit,
 		} {
 			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(v), stage)
 		}

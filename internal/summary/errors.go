@@ -38,27 +38,26 @@ func (e *HTTPError) Error() string {
 
 func (e *HTTPError) Unwrap() error { return e.err }
 
-// callError is one failed attempt and what to do about it.
-type callError struct {
-	err        error
-	retryable  bool
-	retryAfter time.Duration
-	sent       sentParams
+// CallError is one failed attempt at an OpenAI-compatible endpoint and what
+// to do about it; Attempt makes them and Retry acts on them.
+type CallError struct {
+	Err error
+	// Retryable: repeating the request could succeed.
+	Retryable bool
+	// RetryAfter is the wait the server asked for, 0 if none.
+	RetryAfter time.Duration
 }
 
-// sentParams records the optional request fields an attempt carried.
-type sentParams struct{ schema, temperature bool }
-
-func (e *callError) Error() string { return e.err.Error() }
-func (e *callError) Unwrap() error { return e.err }
+func (e *CallError) Error() string { return e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
 
 // classify sorts a failed attempt: 429, 5xx, 408, timeouts and broken
 // connections are worth another try; other statuses, bad TLS and malformed
 // replies are not, as repeating the request cannot change them.
-func classify(err error, rec *responseRecord, timedOut bool, timeout time.Duration, sent sentParams) *callError {
-	ce := &callError{err: err, sent: sent}
+func classify(err error, rec *responseRecord, timedOut bool, timeout time.Duration) *CallError {
+	ce := &CallError{Err: err}
 	if rec != nil {
-		ce.retryAfter = rec.retryAfter
+		ce.RetryAfter = rec.retryAfter
 	}
 	var (
 		apiErr *openai.APIError
@@ -66,24 +65,24 @@ func classify(err error, rec *responseRecord, timedOut bool, timeout time.Durati
 	)
 	switch {
 	case timedOut:
-		ce.err = fmt.Errorf("no reply within %v: %w", timeout, context.DeadlineExceeded)
-		ce.retryable = true
+		ce.Err = fmt.Errorf("no reply within %v: %w", timeout, context.DeadlineExceeded)
+		ce.Retryable = true
 	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode > 0:
 		he := &HTTPError{StatusCode: apiErr.HTTPStatusCode, Message: cutRunes(cleanReply(apiErr.Message), 300), err: err}
 		if apiErr.Param != nil {
 			he.Param = *apiErr.Param
 		}
-		ce.err, ce.retryable = he, retryableStatus(he.StatusCode)
+		ce.Err, ce.Retryable = he, retryableStatus(he.StatusCode)
 	case errors.As(err, &reqErr) && reqErr.HTTPStatusCode > 0:
 		he := &HTTPError{StatusCode: reqErr.HTTPStatusCode, Message: bodyMessage(reqErr.Body), err: err}
-		ce.err, ce.retryable = he, retryableStatus(he.StatusCode)
+		ce.Err, ce.Retryable = he, retryableStatus(he.StatusCode)
 	case rec != nil && rec.status >= 200 && rec.status < 300:
 		// A 2xx whose body is not a chat completion: a proxy page, garbage.
-		ce.err = fmt.Errorf("malformed reply (HTTP %d): %w", rec.status, err)
+		ce.Err = fmt.Errorf("malformed reply (HTTP %d): %w", rec.status, err)
 	case isTLSError(err):
-		ce.retryable = false
+		ce.Retryable = false
 	case isConnError(err):
-		ce.retryable = true
+		ce.Retryable = true
 	}
 	return ce
 }
@@ -156,6 +155,7 @@ type responseRecord struct {
 // Retry-After per request and caps the body it lets go-openai read.
 type recordingDoer struct {
 	client *http.Client
+	limit  int64
 }
 
 func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
@@ -167,7 +167,7 @@ func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
 		rec.status = resp.StatusCode
 		rec.retryAfter = retryAfter(resp.Header, time.Now())
 	}
-	resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, maxResponseBytes), Closer: resp.Body}
+	resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, d.limit), Closer: resp.Body}
 	return resp, nil
 }
 

@@ -147,12 +147,7 @@ func NewLLM(cfg Config) (*LLM, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = DefaultCallTimeout
 	}
-	switch {
-	case cfg.MaxRetries == 0:
-		cfg.MaxRetries = DefaultMaxRetries
-	case cfg.MaxRetries < 0:
-		cfg.MaxRetries = 0
-	}
+	cfg.MaxRetries = retries(cfg.MaxRetries)
 	if cfg.Prompts == nil {
 		if cfg.Prompts, err = prompts.Load(""); err != nil {
 			return nil, fmt.Errorf("summary: %w", err)
@@ -168,14 +163,14 @@ func NewLLM(cfg Config) (*LLM, error) {
 
 	oc := openai.DefaultConfig(cfg.APIKey) // an empty key sends no Authorization header
 	oc.BaseURL = cfg.BaseURL
-	oc.HTTPClient = &recordingDoer{client: cfg.HTTPClient}
+	oc.HTTPClient = NewHTTPDoer(cfg.HTTPClient, maxResponseBytes)
 	return &LLM{
 		cfg:     cfg,
 		client:  openai.NewClientWithConfig(oc),
 		prompts: cfg.Prompts,
 		log:     cfg.Logger,
 		sem:     make(chan struct{}, cfg.Concurrency),
-		retry:   backoff.Policy{Base: retryBase, Max: retryCap, Jitter: retryJitter},
+		retry:   defaultBackoff(),
 		sleep:   backoff.Sleep,
 	}, nil
 }
@@ -206,41 +201,30 @@ func (l *LLM) Summarize(ctx context.Context, a Article) (Summary, error) {
 		{Role: openai.ChatMessageRoleUser, Content: user},
 	}
 
+	var resp openai.ChatCompletionResponse
 	adjustments := 0
-	for attempt := 0; ; {
-		resp, err := l.call(ctx, msgs)
-		if err == nil {
-			return l.result(resp)
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			if errors.Is(err, cerr) {
-				return Summary{}, fmt.Errorf("summary: llm: %w", err)
+	policy := RetryPolicy{Name: "summary: llm", MaxRetries: l.cfg.MaxRetries,
+		Backoff: l.retry, MaxWait: maxWait, Sleep: l.sleep, Logger: l.log}
+	err = Retry(ctx, policy, func(ctx context.Context) error {
+		for {
+			r, sent, err := l.call(ctx, msgs)
+			if err == nil {
+				resp = r
+				return nil
 			}
-			return Summary{}, fmt.Errorf("summary: llm: %w; last error: %w", cerr, err)
+			// A rejected response_format or temperature is fixed and resent
+			// at once; it does not count as a retry.
+			if ctx.Err() == nil && adjustments < 2 && l.adjust(err, sent) {
+				adjustments++
+				continue
+			}
+			return err
 		}
-		// A rejected response_format or temperature is fixed and resent at
-		// once; it does not count as a retry.
-		if adjustments < 2 && l.adjust(err) {
-			adjustments++
-			continue
-		}
-		if !err.retryable || attempt >= l.cfg.MaxRetries {
-			return Summary{}, fmt.Errorf("summary: llm: %w", err)
-		}
-		// Retry-After may lengthen our wait, never shorten it.
-		wait := max(l.retry.Delay(attempt+1), err.retryAfter)
-		if wait > maxWait {
-			return Summary{}, fmt.Errorf("summary: llm: server asks to wait %v: %w", wait, err)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return Summary{}, fmt.Errorf("summary: llm: next try in %v would pass the deadline: %w", wait, err)
-		}
-		attempt++
-		l.log.Info("summary: llm retry", "attempt", attempt, "wait", wait, "err", err)
-		if serr := l.sleep(ctx, wait); serr != nil {
-			return Summary{}, fmt.Errorf("summary: llm: %w; last error: %w", serr, err)
-		}
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("summary: llm: %w", err)
 	}
+	return l.result(resp)
 }
 
 func (l *LLM) result(resp openai.ChatCompletionResponse) (Summary, error) {
@@ -272,8 +256,12 @@ func (l *LLM) result(resp openai.ChatCompletionResponse) (Summary, error) {
 	}, nil
 }
 
-// call makes one attempt under the concurrency bound and CallTimeout.
-func (l *LLM) call(ctx context.Context, msgs []openai.ChatCompletionMessage) (openai.ChatCompletionResponse, *callError) {
+// sentParams records the optional request fields an attempt carried.
+type sentParams struct{ schema, temperature bool }
+
+// call makes one attempt under the concurrency bound and CallTimeout. Its
+// error is a *CallError or, when ctx ended while waiting for a slot, ctx's.
+func (l *LLM) call(ctx context.Context, msgs []openai.ChatCompletionMessage) (openai.ChatCompletionResponse, sentParams, error) {
 	select {
 	case l.sem <- struct{}{}:
 	default:
@@ -283,15 +271,10 @@ func (l *LLM) call(ctx context.Context, msgs []openai.ChatCompletionMessage) (op
 			l.waiting.Add(-1)
 		case <-ctx.Done():
 			l.waiting.Add(-1)
-			return openai.ChatCompletionResponse{}, &callError{err: ctx.Err()}
+			return openai.ChatCompletionResponse{}, sentParams{}, ctx.Err()
 		}
 	}
 	defer func() { <-l.sem }()
-
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
-	defer cancel()
-	rec := &responseRecord{}
-	cctx = context.WithValue(cctx, recordKey{}, rec)
 
 	req := openai.ChatCompletionRequest{Model: l.cfg.Model, Messages: msgs}
 	sent := sentParams{}
@@ -310,16 +293,17 @@ func (l *LLM) call(ctx context.Context, msgs []openai.ChatCompletionMessage) (op
 		}
 		sent.schema = true
 	}
-	start := time.Now()
-	resp, err := l.client.CreateChatCompletion(cctx, req)
-	if l.cfg.Observe != nil {
-		l.cfg.Observe.LLMCall(time.Since(start), resp.Usage.PromptTokens, resp.Usage.CompletionTokens, err)
-	}
-	if err != nil {
-		timedOut := ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded)
-		return resp, classify(err, rec, timedOut, l.cfg.CallTimeout, sent)
-	}
-	return resp, nil
+	var resp openai.ChatCompletionResponse
+	err := Attempt(ctx, l.cfg.CallTimeout, func(ctx context.Context) error {
+		start := time.Now()
+		var err error
+		resp, err = l.client.CreateChatCompletion(ctx, req)
+		if l.cfg.Observe != nil {
+			l.cfg.Observe.LLMCall(time.Since(start), resp.Usage.PromptTokens, resp.Usage.CompletionTokens, err)
+		}
+		return err
+	})
+	return resp, sent, err
 }
 
 // replySchema is the JSON schema of the reply the prompt asks for.
@@ -335,9 +319,9 @@ var replySchema = json.RawMessage(`{
 
 // adjust handles a server that rejects a request parameter: it drops the
 // parameter for this client from now on and reports whether to resend.
-func (l *LLM) adjust(e *callError) bool {
-	if e.sent.temperature && (errors.Is(e.err, openai.ErrReasoningModelLimitationsOther) ||
-		errors.Is(e.err, openai.ErrReasoningSamplingUnsupported)) {
+func (l *LLM) adjust(e error, sent sentParams) bool {
+	if sent.temperature && (errors.Is(e, openai.ErrReasoningModelLimitationsOther) ||
+		errors.Is(e, openai.ErrReasoningSamplingUnsupported)) {
 		l.noTemperature.Store(true)
 		l.log.Info("summary: model takes no temperature, sending none from now on", "model", l.cfg.Model)
 		return true
@@ -347,12 +331,12 @@ func (l *LLM) adjust(e *callError) bool {
 		return false
 	}
 	msg := strings.ToLower(he.Message + " " + he.Param)
-	if e.sent.temperature && strings.Contains(msg, "temperature") {
+	if sent.temperature && strings.Contains(msg, "temperature") {
 		l.noTemperature.Store(true)
 		l.log.Info("summary: server rejects temperature, sending none from now on", "model", l.cfg.Model, "err", he.Message)
 		return true
 	}
-	if e.sent.schema {
+	if sent.schema {
 		for _, w := range []string{"response_format", "response format", "json_schema", "json schema", "structured", "unsupported", "not supported"} {
 			if strings.Contains(msg, w) {
 				l.noSchema.Store(true)

@@ -24,9 +24,12 @@ import (
 //	topics:
 //	  - name: vtb-china
 //	    query: (ВТБ OR VTB) (Китай OR China)
+//	entities:                 # optional: names that are one entity across languages
+//	  - [Т1, T1, Т1 Интеграция]
 type File struct {
-	Sources []Source `yaml:"sources"`
-	Topics  []Topic  `yaml:"topics"`
+	Sources  []Source   `yaml:"sources"`
+	Topics   []Topic    `yaml:"topics"`
+	Entities [][]string `yaml:"entities,omitempty"`
 }
 
 // Source is a feed.
@@ -86,6 +89,18 @@ func Read(r io.Reader) (*File, error) {
 			errs = append(errs, fmt.Errorf("topics[%d]: name %q used twice", i, t.Name))
 		}
 		seen[t.Name] = true
+	}
+	for i, group := range f.Entities {
+		var names []string
+		for _, n := range group {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		if len(names) < 2 {
+			errs = append(errs, fmt.Errorf("entities[%d]: a group names one entity in at least two ways, e.g. [Т1, T1]", i))
+		}
+		f.Entities[i] = names
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("watchlist: %w", errors.Join(errs...))

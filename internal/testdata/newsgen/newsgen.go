@@ -5,11 +5,11 @@
 // # What the text is made of
 //
 // Every word is drawn from a vocabulary of several thousand distinct words
-// per language (about 6,000 Russian, 9,000 English), with Zipf frequencies:
+// per language (about 5,900 Russian, 7,200 English), with Zipf frequencies:
 // the word of rank r has weight 1/(r+2.7)^1.1. The offset 2.7 (Zipf–
 // Mandelbrot) only flattens the first ten ranks, so that «и» and "the" are
-// 3–5 % of the words as in real text rather than 10 %; from rank 10 on it
-// is Zipf's law with s = 1.1. The vocabulary is built at New from the
+// about 3 % of the words, near what they are in real text, rather than
+// 10 %; from rank 10 on it is Zipf's law with s = 1.1. The vocabulary is built at New from the
 // files of internal/testdata: the corpus gold texts (corpus/pages.json: 4
 // Russian, about 170 English article bodies), the real Russian news feeds
 // of corpus/feeds and the two seed articles, ranked by how many of those
@@ -32,7 +32,7 @@
 // # The archive
 //
 // Article i (from 0) has a title of 6–12 words and a text of 150–600 words
-// in sentences and paragraphs (about 330 on average, 2.5 KB), a site from
+// in sentences and paragraphs (about 320 on average, 3 KB), a site from
 // about 40 real news domains (.ru and .com; habr.com and championat.com are
 // Russian), a language (60 % Russian, 40 % English: Russian outlets write in
 // Russian, English ones in English) and a time: articles 0 … Count−1 are
@@ -45,8 +45,8 @@
 // original; an original is its own story.
 //
 // Article(i) depends only on the seed and i, so articles can be generated
-// in any order, on many goroutines at once, and an archive of any size is
-// the prefix of a bigger one.
+// in any order, on many goroutines at once; archives of different Count
+// hold the same articles, only spread over the year differently.
 package newsgen
 
 import (

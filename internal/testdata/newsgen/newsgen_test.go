@@ -115,6 +115,20 @@ func TestShow(t *testing.T) {
 		t.Logf("%s: ranks 1000…: %s", l, strings.Join(w[1000:1030], " "))
 		t.Logf("%s: ranks 4000…: %s", l, strings.Join(w[4000:4030], " "))
 	}
+	for _, l := range []string{"ru", "en"} {
+		counts, total := map[string]int{}, 0
+		for i := range 2000 {
+			if a := g.Article(i); a.Lang == l {
+				for _, w := range strings.Fields(strings.ToLower(a.Text)) {
+					counts[strings.Trim(w, ".,:«»\"")]++
+					total++
+				}
+			}
+		}
+		for _, w := range g.Words(l)[:5] {
+			t.Logf("%s: %q is %.1f%% of the words", l, w, 100*float64(counts[strings.ToLower(w)])/float64(total))
+		}
+	}
 	for i := range 8 {
 		a := g.Article(i)
 		t.Logf("#%d story %d %s %s %s %v %v\n%s\n\n%s\n", i, a.Story, a.Lang, a.Source, a.URL, a.Time, a.Topics, a.Title, a.Text)
