@@ -219,7 +219,7 @@ func (b *Bot) onDecision(ctx context.Context, q *models.CallbackQuery, msg *mode
 	id, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil {
 		quiet(ctx)
-		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
 	var (

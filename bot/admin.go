@@ -149,6 +149,7 @@ func (b *Bot) cmdTest(ctx context.Context, r *cmdReq) {
 	}
 	defer release()
 	matched, total, hits, partial, err := b.testQuery(ctx, parsed, q)
+	release()
 	if err != nil {
 		b.fail(ctx, r, "test query", err)
 		return

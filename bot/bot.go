@@ -40,9 +40,12 @@ const (
 const offsetKey = "telegram_offset"
 
 const (
-	// chatSlots bounds the chats whose updates are handled at once, so a
-	// burst of messages queues instead of piling work onto bbolt.
-	chatSlots = 32
+	// chatSlots bounds the chats whose updates are handled at once. A
+	// handler spends most of its time waiting for the pacer to send its
+	// answer, and the pacer is fair among chats; so the bound is for
+	// memory, and must be well above the chats that can keep the bot busy
+	// at once (with fewer, a new chat would queue behind them for a slot).
+	chatSlots = 256
 	// defaultGrace is how long running handlers may finish their replies
 	// after Run's context ends before their own context is cancelled.
 	defaultGrace = 10 * time.Second
@@ -129,6 +132,7 @@ type Bot struct {
 	pace        *pacer.Pacer
 	ownPace     bool // made by New: Run runs it
 
+	offWrite  sync.Mutex // one offset write at a time
 	offMu     sync.Mutex
 	inflight  map[int64]int
 	doneNext  int64 // highest handled update id + 1
@@ -441,20 +445,20 @@ func (b *Bot) track(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 			if ok, note := b.budget.take(from, time.Now()); !ok {
 				b.log.Debug("bot: over the update budget: dropped", "user_id", from, "update_id", upd.ID)
 				if !note {
-					b.endUpdate(upd.ID, false)
+					b.endUpdate(upd.ID)
 					return
 				}
 				b.inbox.push(chat, func() {
 					b.slowDown(b.hctx, chat, upd)
-					b.endUpdate(upd.ID, false)
+					b.finishUpdate(upd.ID, false)
 				})
 				return
 			}
 		}
 		b.inbox.push(chat, func() {
-			st := &updateState{}
+			st := &updateState{chat: chat}
 			next(context.WithValue(b.hctx, updateStateKey{}, st), api, upd)
-			b.endUpdate(upd.ID, !st.quiet)
+			b.finishUpdate(upd.ID, !st.quiet)
 			b.handled.Add(1)
 		})
 	}
@@ -462,7 +466,16 @@ func (b *Bot) track(next tgbot.HandlerFunc) tgbot.HandlerFunc {
 
 // updateState lets a handler tell track about the update.
 type updateState struct {
-	quiet bool // nothing was written: the offset need not be stored now
+	quiet bool  // nothing was written: the offset need not be stored now
+	chat  int64 // the chat it came from: whom its replies are for
+}
+
+// chatOfCtx is the chat of the update a handler's ctx is for, 0 if none.
+func chatOfCtx(ctx context.Context) int64 {
+	if st, ok := ctx.Value(updateStateKey{}).(*updateState); ok {
+		return st.chat
+	}
+	return 0
 }
 
 type updateStateKey struct{}
@@ -516,7 +529,7 @@ func (b *Bot) beginUpdate(id int64) {
 // endUpdate moves the stored offset past every update handled so far, but
 // never past one still in flight: after a crash Telegram then resends the
 // updates whose handling may not have finished, and none that had.
-func (b *Bot) endUpdate(id int64, persist bool) {
+func (b *Bot) endUpdate(id int64) {
 	b.offMu.Lock()
 	defer b.offMu.Unlock()
 	if b.inflight[id]--; b.inflight[id] <= 0 {
@@ -528,29 +541,37 @@ func (b *Bot) endUpdate(id int64, persist bool) {
 		next = min(next, in)
 	}
 	b.pending = max(b.pending, next)
+}
+
+// finishUpdate is endUpdate, then, when the update changed something,
+// storing the offset before the handler's goroutine moves on.
+func (b *Bot) finishUpdate(id int64, persist bool) {
+	b.endUpdate(id)
 	if persist {
-		b.storeOffsetLocked()
+		b.flushOffset()
 	}
 }
 
-// flushOffset stores an offset that quiet updates left in memory.
+// flushOffset stores the offset. Writers take turns (offWrite), so offsets
+// are stored in order, and one write serves every update that ended while
+// the one before it ran; offMu is not held during the write, so taking in
+// new updates (beginUpdate) never waits for the disk.
 func (b *Bot) flushOffset() {
+	b.offWrite.Lock()
+	defer b.offWrite.Unlock()
 	b.offMu.Lock()
-	defer b.offMu.Unlock()
-	b.storeOffsetLocked()
-}
-
-// storeOffsetLocked writes the offset while holding offMu, so two writers
-// cannot store offsets out of order.
-func (b *Bot) storeOffsetLocked() {
-	if b.pending <= b.committed {
+	next, done := b.pending, b.committed
+	b.offMu.Unlock()
+	if next <= done {
 		return
 	}
-	if err := b.store.SetMeta(offsetKey, []byte(strconv.FormatInt(b.pending, 10))); err != nil {
+	if err := b.store.SetMeta(offsetKey, []byte(strconv.FormatInt(next, 10))); err != nil {
 		b.log.Error("bot: cannot store the update offset", "err", err)
 		return
 	}
-	b.committed = b.pending
+	b.offMu.Lock()
+	b.committed = next
+	b.offMu.Unlock()
 }
 
 func (b *Bot) onLibraryError(err error) {

@@ -111,7 +111,7 @@ func (b *Bot) onCallback(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 		b.onPage(ctx, q, msg, &cmdReq{chatID: chatID, from: &q.From, lang: lang, admin: admin, user: user, hasUser: true}, arg)
 	default:
 		quiet(ctx)
-		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(lang, "cb_expired"))
 	}
 }
 
@@ -161,7 +161,7 @@ func (b *Bot) onTopicsPage(ctx context.Context, q *models.CallbackQuery, msg *mo
 	quiet(ctx)
 	n, err := strconv.Atoi(arg)
 	if err != nil || msg == nil {
-		b.answer(ctx, q.ID, tr(normLang(user.Lang), "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(normLang(user.Lang), "cb_expired"))
 		return
 	}
 	text, kb, err := b.topicsPage(normLang(user.Lang), user, n)
@@ -181,17 +181,17 @@ func (b *Bot) onCard(ctx context.Context, q *models.CallbackQuery, chatID int64,
 	lang := normLang(user.Lang)
 	id, err := strconv.ParseUint(arg, 10, 64)
 	if err != nil {
-		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
 	st, ok := b.viewable(user, id)
 	if !ok {
-		b.answer(ctx, q.ID, tr(lang, "story_gone"))
+		b.refuseButton(ctx, q.ID, tr(lang, "story_gone"))
 		return
 	}
 	a, err := b.store.ArticleHead(st.Articles[0])
 	if err != nil {
-		b.answer(ctx, q.ID, tr(lang, "story_gone"))
+		b.refuseButton(ctx, q.ID, tr(lang, "story_gone"))
 		return
 	}
 	v := AlertView{Article: a, Story: st}
@@ -223,7 +223,7 @@ func (b *Bot) onSetting(ctx context.Context, q *models.CallbackQuery, msg *model
 	nu, note, ok := b.applySettings(user, [][2]string{{key, value}})
 	if !ok {
 		quiet(ctx)
-		b.answer(ctx, q.ID, tr(normLang(user.Lang), "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(normLang(user.Lang), "cb_expired"))
 		return
 	}
 	b.answer(ctx, q.ID, note)
@@ -241,12 +241,12 @@ func (b *Bot) onSimilar(ctx context.Context, q *models.CallbackQuery, chatID int
 	lang := normLang(user.Lang)
 	id, err := strconv.ParseUint(arg, 10, 64)
 	if err != nil {
-		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
 	st, ok := b.viewable(user, id)
 	if !ok {
-		b.answer(ctx, q.ID, tr(lang, "story_gone"))
+		b.refuseButton(ctx, q.ID, tr(lang, "story_gone"))
 		return
 	}
 	if b.search == nil {
@@ -259,7 +259,6 @@ func (b *Bot) onSimilar(ctx context.Context, q *models.CallbackQuery, chatID int
 		return
 	}
 	defer release()
-	b.answer(ctx, q.ID, "")
 	loc := user.Location()
 
 	var blocks []string
@@ -275,7 +274,8 @@ func (b *Bot) onSimilar(ctx context.Context, q *models.CallbackQuery, chatID int
 	}
 	first, err := b.store.Article(st.Articles[0])
 	if err != nil {
-		b.reply(ctx, chatID, tr(lang, "story_gone"))
+		release()
+		b.refuseButton(ctx, q.ID, stripTags(tr(lang, "story_gone")))
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, heavyTimeout)
@@ -290,6 +290,8 @@ func (b *Bot) onSimilar(ctx context.Context, q *models.CallbackQuery, chatID int
 			similar = append(similar, articleLine(a, lang, loc))
 		}
 	}
+	release()
+	b.answer(ctx, q.ID, "")
 	if len(similar) > 0 {
 		if len(blocks) > 0 {
 			blocks = append(blocks, "")

@@ -57,7 +57,7 @@ func (b *Bot) onPage(ctx context.Context, q *models.CallbackQuery, msg *models.M
 	l, ok := b.listing(kind)
 	if !ok || err != nil || msg == nil {
 		quiet(ctx)
-		b.answer(ctx, q.ID, tr(r.lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(r.lang, "cb_expired"))
 		return
 	}
 	if l.admin && (!r.admin || isGroup(msg.Chat.Type)) {

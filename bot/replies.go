@@ -25,16 +25,27 @@ const replyDeadline = 30 * time.Second
 // replyBackoff spaces retries of a reply after a server or network error.
 var replyBackoff = backoff.Policy{Base: 500 * time.Millisecond, Max: 8 * time.Second, Jitter: 0.2}
 
+// answerDeadline bounds a callback answer: Telegram accepts one for about
+// 15 s after the press, and a late one only costs a send.
+const answerDeadline = 10 * time.Second
+
 // call makes one Bot API call that sends something to chat, through the
 // pacer at reply priority, and retries it while that is worth it: after a
 // 429 (which pauses the pacer for every sender), a 5xx or a network error,
-// until replyDeadline. chat 0 counts against the global limit only.
+// until replyDeadline. chat 0 counts against the global limit only. The
+// pacer serves the chat of the update being handled fairly among others.
 func (b *Bot) call(ctx context.Context, chat int64, what string, fn func(context.Context) error) error {
+	return b.callAt(ctx, chat, pacer.Reply, what, fn)
+}
+
+// callAt is call at a priority of the pacer.
+func (b *Bot) callAt(ctx context.Context, chat int64, prio pacer.Priority, what string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, replyDeadline)
 	defer cancel()
+	owner := cmp.Or(chat, chatOfCtx(ctx))
 	var last error
 	for attempt := 1; ; attempt++ {
-		done, err := b.pace.Wait(ctx, chat, pacer.Reply)
+		done, err := b.pace.WaitFor(ctx, chat, owner, prio)
 		if err != nil {
 			return cmp.Or(last, err)
 		}
@@ -144,7 +155,7 @@ func (b *Bot) slowDown(ctx context.Context, chat int64, upd *models.Update) {
 		lang = normLang(u.Lang)
 	}
 	if upd.CallbackQuery != nil {
-		b.answer(ctx, upd.CallbackQuery.ID, stripTags(tr(lang, "slow_down")))
+		b.refuseButton(ctx, upd.CallbackQuery.ID, stripTags(tr(lang, "slow_down")))
 		return
 	}
 	b.reply(ctx, chat, tr(lang, "slow_down"))
@@ -224,14 +235,31 @@ func stripTags(s string) string {
 // answer answers a callback query; the text shows as a small toast. It
 // goes through the pacer's global limit, at reply priority.
 func (b *Bot) answer(ctx context.Context, queryID, text string) {
-	err := b.call(ctx, 0, "answerCallbackQuery", func(ctx context.Context) error {
+	b.answerAt(ctx, queryID, text, pacer.Reply)
+}
+
+// refuseButton answers a button press that does nothing (expired, forged,
+// over the budget) only if the pacer has room to spare: under a flood of
+// such presses the others' replies go first and these are dropped.
+func (b *Bot) refuseButton(ctx context.Context, queryID, text string) {
+	b.answerAt(ctx, queryID, text, pacer.Spare)
+}
+
+func (b *Bot) answerAt(ctx context.Context, queryID, text string, prio pacer.Priority) {
+	ctx, cancel := context.WithTimeout(ctx, answerDeadline)
+	defer cancel()
+	err := b.callAt(ctx, 0, prio, "answerCallbackQuery", func(ctx context.Context) error {
 		_, err := b.api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{
 			CallbackQueryID: queryID,
 			Text:            truncateUTF16(text, 200),
 		})
 		return err
 	})
-	if err != nil {
+	switch {
+	case err == nil:
+	case prio == pacer.Spare:
+		b.log.Debug("bot: refusal of a button not answered", "err", err) // as intended under load
+	default:
 		b.log.Warn("bot: answer callback", "err", err)
 	}
 }

@@ -408,7 +408,7 @@ func (b *Bot) onMuteMenu(ctx context.Context, q *models.CallbackQuery, msg *mode
 		return
 	}
 	if msg == nil || msg.ReplyMarkup == nil {
-		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
 	var choice []models.InlineKeyboardButton

@@ -79,7 +79,10 @@ func (h *heavy) take(user int64) (func(), error) {
 	}
 	select {
 	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
+		// Called once the work is done and again, deferred, by its
+		// handler: the slot is for the work, not for waiting on the
+		// pacer to send its answer.
+		return sync.OnceFunc(func() { <-h.slots }), nil
 	default:
 		return nil, errBusy
 	}
@@ -166,6 +169,7 @@ func (b *Bot) cmdSearch(ctx context.Context, r *cmdReq) {
 	defer release()
 	key := b.searches.put(r.chatID, text, b.now())
 	msg, kb := b.searchPage(ctx, r.user, r.lang, key, text, q, 0)
+	release()
 	b.send(ctx, r.chatID, msg, kb)
 }
 
@@ -176,7 +180,7 @@ func (b *Bot) onSearchPage(ctx context.Context, q *models.CallbackQuery, msg *mo
 	key, off, _ := strings.Cut(arg, ":")
 	offset, err := strconv.Atoi(off)
 	if msg == nil || err != nil || offset < 0 || b.search == nil {
-		b.answer(ctx, q.ID, tr(lang, "cb_expired"))
+		b.refuseButton(ctx, q.ID, tr(lang, "cb_expired"))
 		return
 	}
 	text, ok := b.searches.get(key, msg.Chat.ID, b.now())
@@ -196,6 +200,7 @@ func (b *Bot) onSearchPage(ctx context.Context, q *models.CallbackQuery, msg *mo
 	}
 	defer release()
 	page, kb := b.searchPage(ctx, user, lang, key, text, parsed, offset)
+	release()
 	b.edit(ctx, msg.Chat.ID, msg.ID, page, kb)
 	b.answer(ctx, q.ID, "")
 }

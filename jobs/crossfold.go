@@ -144,22 +144,31 @@ func (f *Folder) refreshStale() error {
 	return f.refresh(f.late)
 }
 
+// refreshMax bounds the stories refresh looks at in one step, so a long
+// outage of the endpoint (thousands of stories waiting) does not slow
+// every step; map order spreads the looks over the waiting ones.
+const refreshMax = 500
+
 func (f *Folder) refresh(waiting map[uint64]staleVec) error {
+	looked := 0
 	for id, sv := range waiting {
+		if looked++; looked > refreshMax {
+			return nil
+		}
 		b, ents, ok, err := f.Store.ArticleVector(sv.first)
 		if err != nil {
 			return err
 		}
 		var v embed.Vector
-		if !ok || v.UnmarshalBinary(b) != nil || v.Model != f.Model {
-			if ok || f.Store.EmbedQueued(sv.first) {
-				continue // still on its way
-			}
+		switch {
+		case ok && v.UnmarshalBinary(b) == nil && v.Model == f.Model:
+			f.vecs.add(id, sv.seen, v, ents)
+			delete(waiting, id)
+		case f.Store.EmbedQueued(sv.first):
+			// still on its way
+		default:
 			delete(waiting, id) // given up on: nothing to compare
-			continue
 		}
-		f.vecs.add(id, sv.seen, v, ents)
-		delete(waiting, id)
 	}
 	return nil
 }

@@ -91,7 +91,7 @@ var backupBuckets = [][]byte{bucketMeta, bucketSources, bucketArticles, bucketAr
 //
 // The read comes first, in a goroutine of its own that turns faults into
 // panics (runtime/debug.SetPanicOnFault) and recovers them: bbolt's check
-// of a file without a stored freelist (dozor's) rebuilds the freelist in a
+// of a file without a stored freelist (as dozor wrote them before 2026-12) rebuilds the freelist in a
 // goroutine that panics, unrecoverably, on a damaged page. Once every page
 // has been read safely, the check cannot meet one.
 func VerifyBackup(path string) error {
@@ -277,10 +277,9 @@ func CompactFile(path string, opts Options) (before, after int64, err error) {
 // compactInto copies src into a new file at tmp, checks it and fsyncs it.
 func compactInto(src *Store, tmp string) error {
 	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{
-		Timeout:        time.Second,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true,
-		NoSync:         true, // one fsync at the end instead of one per chunk
+		Timeout:      time.Second,
+		FreelistType: bolt.FreelistMapType,
+		NoSync:       true, // one fsync at the end instead of one per chunk
 	})
 	if err != nil {
 		return err
@@ -374,7 +373,7 @@ func RestoreFile(dbPath, backup string, opts Options, invalidate func() error) e
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
 		return fmt.Errorf("storage: restore: %w", err)
 	}
-	held, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: opts.Timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	held, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: opts.Timeout, FreelistType: bolt.FreelistMapType})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		if holder := readOwner(dbPath); holder != "" {

@@ -116,11 +116,15 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("storage: create directory %s: %w", dir, err)
 		}
 	}
+	// The freelist is written with every commit (bbolt's default): without
+	// it, every open scans the whole file to rebuild it, which takes time
+	// and keeps the whole file in memory. Commits are batched, so the
+	// extra page a commit writes costs little. A file written without one
+	// (dozor before 2026-12) gets one at its first open.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.Timeout,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true,
-		NoSync:         opts.NoSync,
+		Timeout:      opts.Timeout,
+		FreelistType: bolt.FreelistMapType,
+		NoSync:       opts.NoSync,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		holder := readOwner(path)

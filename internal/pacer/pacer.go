@@ -2,8 +2,9 @@
 // through: command replies, callback answers, edits and alerts. It keeps
 // the bot within Telegram's limits, about 30 messages a second overall and
 // one a second per chat (20 a minute in groups), so that Telegram never has
-// to answer 429; it serves a person waiting for a reply before bulk alerts;
-// and when a 429 comes anyway, everything waits its retry_after.
+// to answer 429; it serves a person waiting for a reply before bulk alerts,
+// and replies fairly among chats; and when a 429 comes anyway, everything
+// waits its retry_after.
 package pacer
 
 import (
@@ -25,6 +26,10 @@ const (
 	// Bulk is everything else: alerts, digests, broadcasts. It fills what
 	// replies leave.
 	Bulk
+	// Spare is what may be left unsent: the answer to a button that does
+	// nothing (expired, forged, over the budget). It goes only when nothing
+	// else waits, so pressing such buttons in bulk costs nobody anything.
+	Spare
 )
 
 // Limits are the rates a Pacer keeps.
@@ -57,7 +62,8 @@ type Pacer struct {
 	inflight   int         // granted, not answered
 	answered   []time.Time // answers within the last second, oldest first
 	chats      map[int64]*chat
-	waiting    [2][]*waiter // per priority, oldest first
+	served     map[int64]time.Time // when each owner's last reply started, for fairness
+	waiting    [3][]*waiter        // per priority, oldest first
 	pauseUntil time.Time
 	wake       chan struct{}
 }
@@ -101,7 +107,8 @@ func (c *chat) wait(gap time.Duration) time.Duration {
 }
 
 type waiter struct {
-	chat    int64
+	chat    int64 // the chat whose limit it counts against; 0: none
+	owner   int64 // whom it answers, for fairness among replies
 	ready   chan struct{}
 	granted bool
 }
@@ -124,6 +131,7 @@ func NewLimits(l Limits) *Pacer {
 		interval: time.Duration(float64(time.Second) / l.PerSecond),
 		perSec:   max(1, int(math.Ceil(l.PerSecond))),
 		chats:    map[int64]*chat{},
+		served:   map[int64]time.Time{},
 		wake:     make(chan struct{}, 1),
 	}
 }
@@ -132,7 +140,15 @@ func NewLimits(l Limits) *Pacer {
 // ends it. chatID 0 is a send that counts against the global limit only
 // (a callback answer). On error (ctx ended) nothing is held.
 func (p *Pacer) Wait(ctx context.Context, chatID int64, prio Priority) (done func(), err error) {
-	w := &waiter{chat: chatID, ready: make(chan struct{})}
+	return p.WaitFor(ctx, chatID, chatID, prio)
+}
+
+// WaitFor is Wait for a send on behalf of owner (a chat): replies are
+// granted fairly among owners, the one served longest ago first, so a chat
+// that keeps the bot busy (a flood of button presses, whose answers count
+// against no chat's limit) cannot hold up another chat's reply.
+func (p *Pacer) WaitFor(ctx context.Context, chatID, owner int64, prio Priority) (done func(), err error) {
+	w := &waiter{chat: chatID, owner: owner, ready: make(chan struct{})}
 	p.mu.Lock()
 	p.waiting[prio] = append(p.waiting[prio], w)
 	p.mu.Unlock()
@@ -265,6 +281,9 @@ func (p *Pacer) grant(now time.Time) time.Duration {
 		}
 		w.granted = true
 		p.inflight++
+		if w.owner != 0 {
+			p.served[w.owner] = now
+		}
 		if w.chat != 0 {
 			c := p.chats[w.chat] // pick made it
 			c.busy = true
@@ -281,12 +300,15 @@ func (p *Pacer) grant(now time.Time) time.Duration {
 	}
 }
 
-// pick takes the oldest waiter of the highest priority whose chat is free;
-// with none, it returns how long until one's chat will be.
+// pick takes a waiter of the highest priority whose chat is free: among
+// replies the one whose owner was served longest ago (the oldest of those),
+// among bulk sends the oldest; with none, it returns how long until one's
+// chat will be.
 func (p *Pacer) pick(now time.Time) (*waiter, time.Duration) {
 	var wait time.Duration
 	for prio := range p.waiting {
 		q := p.waiting[prio]
+		best := -1
 		for i, w := range q {
 			if w.chat != 0 {
 				gap, burst := p.lim.limit(w.chat)
@@ -306,7 +328,17 @@ func (p *Pacer) pick(now time.Time) (*waiter, time.Duration) {
 					continue
 				}
 			}
-			p.waiting[prio] = slices.Delete(q, i, i+1)
+			if Priority(prio) != Reply {
+				best = i
+				break
+			}
+			if best < 0 || p.served[w.owner].Before(p.served[q[best].owner]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			w := q[best]
+			p.waiting[prio] = slices.Delete(q, best, best+1)
 			return w, 0
 		}
 	}
@@ -316,6 +348,13 @@ func (p *Pacer) pick(now time.Time) (*waiter, time.Duration) {
 // forget drops chats whose gap has long passed, so the map stays as small
 // as the traffic of the last few seconds.
 func (p *Pacer) forget(now time.Time) {
+	if len(p.served) >= 4096 {
+		for id, t := range p.served {
+			if now.Sub(t) > time.Minute {
+				delete(p.served, id) // as good as never served
+			}
+		}
+	}
 	if len(p.chats) < 4096 {
 		return
 	}

@@ -16,6 +16,18 @@ func run(t *testing.T, p *Pacer) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// fill takes the second's 30 sends, so further ones queue.
+func fill(t *testing.T, p *Pacer) {
+	t.Helper()
+	for i := range 30 {
+		done, err := p.Wait(context.Background(), int64(i+1), Bulk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done()
+	}
+}
+
 // send waits for a grant, "sends" for latency and ends the send; it
 // returns when it was granted.
 func send(t *testing.T, p *Pacer, chat int64, prio Priority, latency time.Duration) time.Time {
@@ -141,14 +153,7 @@ func TestRepliesGoBeforeBulk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := New(30)
 		run(t, p)
-		// Fill the second's 30 sends, so further ones queue.
-		for i := range 30 {
-			done, err := p.Wait(context.Background(), int64(i+1), Bulk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			done()
-		}
+		fill(t, p)
 		var mu sync.Mutex
 		var order []string
 		var wg sync.WaitGroup
@@ -218,6 +223,77 @@ func TestCancelledWaitHoldsNothing(t *testing.T) {
 		}
 		if free, ok := p.Free(2); !ok || free != 0 {
 			t.Errorf("chat 2 of the cancelled wait: free in %v, %v", free, ok)
+		}
+	})
+}
+
+func TestRepliesAreFairAmongOwners(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New(30)
+		run(t, p)
+		// 32 chats flood callback answers (no chat limit, the global one
+		// only), 10 each; then another chat asks once.
+		var mu sync.Mutex
+		var floodDone int
+		var wg sync.WaitGroup
+		for c := range 32 {
+			for range 10 {
+				wg.Go(func() {
+					done, err := p.WaitFor(context.Background(), 0, int64(100+c), Reply)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+					done()
+					mu.Lock()
+					floodDone++
+					mu.Unlock()
+				})
+			}
+		}
+		time.Sleep(time.Second) // the flood is well under way
+		start := time.Now()
+		send(t, p, 7, Reply, 20*time.Millisecond)
+		waited := time.Since(start)
+		mu.Lock()
+		left := 320 - floodDone
+		mu.Unlock()
+		wg.Wait()
+		// FIFO would make it wait behind the ~290 answers still queued,
+		// about ten seconds at 30/s.
+		if waited > 200*time.Millisecond {
+			t.Errorf("a reply waited %v behind another 32 chats' %d queued answers", waited, left)
+		}
+	})
+}
+
+func TestSpareGoesLast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New(30)
+		run(t, p)
+		fill(t, p)
+		var mu sync.Mutex
+		var order []Priority
+		var wg sync.WaitGroup
+		record := func(prio Priority) {
+			done, err := p.WaitFor(context.Background(), 0, 9, prio)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			done()
+			mu.Lock()
+			order = append(order, prio)
+			mu.Unlock()
+		}
+		wg.Go(func() { record(Spare) }) // queued first
+		synctest.Wait()
+		wg.Go(func() { record(Bulk) })
+		wg.Go(func() { record(Reply) })
+		wg.Wait()
+		if len(order) != 3 || order[0] != Reply || order[1] != Bulk || order[2] != Spare {
+			t.Errorf("order %v, want Reply, Bulk, Spare", order)
 		}
 	})
 }

@@ -296,13 +296,16 @@ func openExisting(path string) (x *Index, err error) {
 	if err := checkSegments(path); err != nil {
 		return nil, err
 	}
-	idx, err = bleve.OpenUsing(path, runtimeConfig())
+	// bleve returns a typed nil with its error: keep idx a true nil then,
+	// so the recover above does not close it.
+	opened, err := bleve.OpenUsing(path, runtimeConfig())
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, ErrLocked
 		}
 		return nil, err
 	}
+	idx = opened
 	v, err := idx.GetInternal([]byte(keyVersion))
 	if err == nil && string(v) != strconv.Itoa(MappingVersion) {
 		err = fmt.Errorf("search: index built with mapping version %q, want %d", v, MappingVersion)
