@@ -842,15 +842,6 @@ func abuseQueries(b *testing.B, g *newsgen.Gen) []string {
 	return out
 }
 
-// abuseIDs is n user ids from from on.
-func abuseIDs(from int64, n int) []int64 {
-	ids := make([]int64, n)
-	for i := range ids {
-		ids[i] = from + int64(i)
-	}
-	return ids
-}
-
 // abuseCopy copies the file from to to.
 func abuseCopy(b *testing.B, from, to string) {
 	b.Helper()
@@ -870,4 +861,13 @@ func abuseCopy(b *testing.B, from, to string) {
 	if err := dst.Close(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// abuseIDs is n user ids from from on.
+func abuseIDs(from int64, n int) []int64 {
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = from + int64(i)
+	}
+	return ids
 }

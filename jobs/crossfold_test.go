@@ -15,17 +15,6 @@ import (
 // The cross-language fold: the embed stage against the fake endpoint (real
 // HTTP on loopback), the fold stage deciding on vectors and entities.
 
-const (
-	pairRUTitle = "ВТБ открыл представительство в Шанхае"
-	pairRUText  = "ВТБ открыл представительство в Шанхае, сообщила пресс-служба банка в понедельник. " +
-		"Новый офис будет обслуживать российских и китайских клиентов, работающих на рынке Китая. " +
-		"Глава ВТБ Андрей Костин заявил, что банк рассчитывает удвоить объём операций в Китае в 2025 году."
-	pairENTitle = "VTB opens representative office in Shanghai"
-	pairENText  = "VTB has opened a representative office in Shanghai, the bank's press service said on Monday. " +
-		"The new office will serve Russian and Chinese clients working in the Chinese market. " +
-		"VTB head Andrey Kostin said the bank expects to double its operations in China in 2025."
-)
-
 // embedHarness is a harness whose pipeline embeds through srv, waiting at
 // most wait for a vector before folding by words.
 func embedHarness(t *testing.T, srv *embedfake.Server, wait time.Duration) *harness {
@@ -70,9 +59,9 @@ func TestTranslationJoinsTheStoryAndAlertsOnce(t *testing.T) {
 	srv := embedfake.New(t)
 	h := embedHarness(t, srv, 10*time.Second)
 	h.user(1, storage.StatusApproved, false, "vtb")
-	ru := h.queue(foldItem("https://interfax.example/vtb", pairRUTitle, pairRUText, h.now, "vtb"))
+	ru := h.queue(foldItem("https://interfax.example/vtb", embedfake.PairRUTitle, embedfake.PairRUText, h.now, "vtb"))
 	h.settle()
-	en := h.queue(foldItem("https://reuters.example/vtb", pairENTitle, pairENText, h.now.Add(time.Hour), "vtb"))
+	en := h.queue(foldItem("https://reuters.example/vtb", embedfake.PairENTitle, embedfake.PairENText, h.now.Add(time.Hour), "vtb"))
 	h.settle()
 
 	st := h.storyOf(ru[0].ID)
@@ -139,7 +128,7 @@ func TestSeedsStayTwoStoriesWithEmbeddings(t *testing.T) {
 func TestSameSubjectDifferentBankStaysApart(t *testing.T) {
 	srv := embedfake.New(t)
 	h := embedHarness(t, srv, 10*time.Second)
-	vtb := [2]string{pairRUTitle, pairRUText}
+	vtb := [2]string{embedfake.PairRUTitle, embedfake.PairRUText}
 	// The same words but for the bank, in the other language.
 	sber := [2]string{"Sberbank opens representative office in Shanghai",
 		"Sberbank has opened a representative office in Shanghai, the bank's press service said on Monday. " +
@@ -162,8 +151,8 @@ func TestEndpointDownFoldsByWordsAfterTheDeadline(t *testing.T) {
 	h.user(1, storage.StatusApproved, false, "vtb")
 	start := time.Now()
 	arts := h.queue(
-		foldItem("https://interfax.example/vtb", pairRUTitle, pairRUText, h.now, "vtb"),
-		foldItem("https://lenta.example/vtb", pairRUTitle, reprintOf(pairRUText, "Источник: Интерфакс."), h.now, "vtb"))
+		foldItem("https://interfax.example/vtb", embedfake.PairRUTitle, embedfake.PairRUText, h.now, "vtb"),
+		foldItem("https://lenta.example/vtb", embedfake.PairRUTitle, reprintOf(embedfake.PairRUText, "Источник: Интерфакс."), h.now, "vtb"))
 	stop := h.start(h.p.Embeds.Run, h.p.Folder.Run)
 	h.waitCounts("folding", func(c storage.Counts) bool { return c.Fold == 0 })
 	held := time.Since(start)
@@ -191,7 +180,7 @@ func TestEndpointDownFoldsByWordsAfterTheDeadline(t *testing.T) {
 		t.Error("no vector after the endpoint came back")
 	}
 	// The story got its vector late, and a translation still finds it.
-	en := h.queue(foldItem("https://reuters.example/vtb", pairENTitle, pairENText, h.now.Add(time.Hour), "vtb"))
+	en := h.queue(foldItem("https://reuters.example/vtb", embedfake.PairENTitle, embedfake.PairENText, h.now.Add(time.Hour), "vtb"))
 	h.p.Embeds.Wake.Notify()
 	h.waitCounts("folding the translation", func(c storage.Counts) bool { return c.Fold == 0 && c.Embed == 0 })
 	stop()
@@ -204,14 +193,14 @@ func TestModelChangeRemakesTheWindowsVectors(t *testing.T) {
 	old := embedfake.New(t, embedfake.WithModel("old-model"))
 	h := embedHarness(t, old, 10*time.Second)
 	h.user(1, storage.StatusApproved, false, "vtb")
-	ru := h.queue(foldItem("https://interfax.example/vtb", pairRUTitle, pairRUText, h.now, "vtb"))
+	ru := h.queue(foldItem("https://interfax.example/vtb", embedfake.PairRUTitle, embedfake.PairRUText, h.now, "vtb"))
 	h.settle()
 
 	// A new model: the story's vector is of the old one and must not be
 	// compared; it is re-made, and the translation then joins.
 	fresh := embedfake.New(t, embedfake.WithModel("new-model"))
 	h.p = h.embedPipeline(fresh, 10*time.Second)
-	en := h.queue(foldItem("https://reuters.example/vtb", pairENTitle, pairENText, h.now.Add(time.Hour), "vtb"))
+	en := h.queue(foldItem("https://reuters.example/vtb", embedfake.PairENTitle, embedfake.PairENText, h.now.Add(time.Hour), "vtb"))
 	h.settle()
 
 	if h.article(en[0].ID).StoryID != h.article(ru[0].ID).StoryID {

@@ -5,18 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// The translation pair: one event, reported in Russian and in English.
-const (
-	pairRUTitle = "ВТБ открыл представительство в Шанхае"
-	pairRUText  = "ВТБ открыл представительство в Шанхае, сообщила пресс-служба банка в понедельник. " +
-		"Новый офис будет обслуживать российских и китайских клиентов, работающих на рынке Китая. " +
-		"Глава ВТБ Андрей Костин заявил, что банк рассчитывает удвоить объём операций в Китае в 2025 году."
-	pairENTitle = "VTB opens representative office in Shanghai"
-	pairENText  = "VTB has opened a representative office in Shanghai, the bank's press service said on Monday. " +
-		"The new office will serve Russian and Chinese clients working in the Chinese market. " +
-		"VTB head Andrey Kostin said the bank expects to double its operations in China in 2025."
+	"dozor/internal/embed/embedfake"
 )
 
 // seedInput is what is embedded of a seed article: its first line is the
@@ -181,8 +171,8 @@ func TestSeedsStayApart(t *testing.T) {
 
 func TestTranslationFolds(t *testing.T) {
 	e := DefaultEntities()
-	ru := e.Of(Input(pairRUTitle, pairRUText, 0))
-	en := e.Of(Input(pairENTitle, pairENText, 0))
+	ru := e.Of(Input(embedfake.PairRUTitle, embedfake.PairRUText, 0))
+	en := e.Of(Input(embedfake.PairENTitle, embedfake.PairENText, 0))
 	want := []string{"geo:china", "kostin", "shanghai", "vtb"}
 	if !slices.Equal(ru, want) || !slices.Equal(en, want) {
 		t.Errorf("entities: RU %v, EN %v; want both %v", ru, en, want)

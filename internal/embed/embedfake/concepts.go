@@ -105,3 +105,16 @@ var stopStems = func() map[string]bool {
 	}
 	return m
 }()
+
+// A report and its translation, one event in Russian and in English, whose
+// words the concept table covers: tests of cross-language folding use them.
+const (
+	PairRUTitle = "ВТБ открыл представительство в Шанхае"
+	PairRUText  = "ВТБ открыл представительство в Шанхае, сообщила пресс-служба банка в понедельник. " +
+		"Новый офис будет обслуживать российских и китайских клиентов, работающих на рынке Китая. " +
+		"Глава ВТБ Андрей Костин заявил, что банк рассчитывает удвоить объём операций в Китае в 2025 году."
+	PairENTitle = "VTB opens representative office in Shanghai"
+	PairENText  = "VTB has opened a representative office in Shanghai, the bank's press service said on Monday. " +
+		"The new office will serve Russian and Chinese clients working in the Chinese market. " +
+		"VTB head Andrey Kostin said the bank expects to double its operations in China in 2025."
+)
