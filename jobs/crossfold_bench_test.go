@@ -46,9 +46,13 @@ func BenchmarkEmbedStage(b *testing.B) {
 		e := &Embeds{Store: st, Embedder: client, Entities: embed.DefaultEntities(), Log: discard()}
 		b.StartTimer()
 		start := time.Now()
-		for st.EmbedQueueLen() > 0 {
-			if _, err := e.Step(context.Background()); err != nil {
+		for {
+			k, err := e.Step(context.Background())
+			if err != nil {
 				b.Fatal(err)
+			}
+			if k == 0 {
+				break
 			}
 		}
 		elapsed := time.Since(start)

@@ -87,21 +87,24 @@ func (e *Editor) story(ctx context.Context, storyID uint64, now time.Time) (int,
 	if err != nil {
 		return 0, time.Time{}, err
 	}
+	// One view of the story for all its messages; only the topics shown
+	// are each subscriber's own.
+	view, err := loadView(e.Store, storyID, st.Articles[0], nil, e.SummaryLang)
+	if err != nil {
+		return 0, time.Time{}, nil
+	}
 	edited := 0
 	for _, m := range msgs {
 		u, err := e.Store.User(m.UserID)
 		if err != nil || u.Inactive {
 			continue
 		}
-		var topics []string
+		v := view
+		v.Topics = nil
 		for _, t := range st.Topics {
 			if u.Subscribed(t) {
-				topics = append(topics, t)
+				v.Topics = append(v.Topics, t)
 			}
-		}
-		v, err := loadView(e.Store, storyID, st.Articles[0], topics, e.SummaryLang)
-		if err != nil {
-			continue
 		}
 		r := e.API.RenderAlert(u, []AlertStory{v}, 0)
 		hash := TextHash(&r)

@@ -54,7 +54,7 @@ func (e *Embeds) Step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var ids, done []uint64
-	var inputs, leads []string
+	var inputs []string
 	for _, j := range jobs {
 		a, err := e.Store.Article(j.ArticleID)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -69,7 +69,7 @@ func (e *Embeds) Step(ctx context.Context) (int, error) {
 			done = append(done, j.ArticleID) // nothing to embed
 			continue
 		}
-		ids, inputs, leads = append(ids, a.ID), append(inputs, in), append(leads, in)
+		ids, inputs = append(ids, a.ID), append(inputs, in)
 	}
 	var saved []storage.ArticleVector
 	if len(inputs) > 0 {
@@ -87,7 +87,7 @@ func (e *Embeds) Step(ctx context.Context) (int, error) {
 			}
 			var ents []string
 			if e.Entities != nil {
-				ents = e.Entities.Of(leads[i])
+				ents = e.Entities.Of(inputs[i])
 			}
 			saved = append(saved, storage.ArticleVector{ID: ids[i], Vector: b, Entities: ents})
 		}

@@ -183,7 +183,25 @@ func TestPruneDropsOldTextsKeepsIdentity(t *testing.T) {
 		before[id] = a
 	}
 
+	// Every article has its embedding; the old ones lose it with the text.
+	var vecs []ArticleVector
+	for id := range before {
+		vecs = append(vecs, ArticleVector{ID: id, Vector: []byte{1, 2, 3}, Entities: []string{"vtb"}})
+	}
+	if err := s.SaveVectors(vecs, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	rep := prune(t, s, now, keep)
+	for id := range before {
+		_, _, has, err := s.ArticleVector(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantVec := id != old1.ID && id != old2.ID; has != wantVec {
+			t.Errorf("article %d: vector kept %v after prune, want %v", id, has, wantVec)
+		}
+	}
 	if rep.Texts != 2 || rep.FullTexts != 1 || rep.Delivered != 1 || rep.Held != 0 {
 		t.Errorf("report = %+v, want 2 texts, 1 full text, 1 delivery record", rep)
 	}

@@ -84,16 +84,6 @@ func (s *Store) QueuedForEmbedding(limit int) ([]EmbedJob, error) {
 	return out, nil
 }
 
-// EmbedQueueLen is how many articles wait for their embedding.
-func (s *Store) EmbedQueueLen() int {
-	n := 0
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketEmbedQueue).Stats().KeyN
-		return nil
-	})
-	return n
-}
-
 // SaveVectors stores the vectors the embed stage made and takes their
 // articles, and those in done (given up on: gone, or no text), off the
 // embed queue. A vector of the first article of a story becomes the

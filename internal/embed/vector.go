@@ -66,15 +66,6 @@ func Quantize(model string, f []float32) Vector {
 // Dim is the number of components, 0 for the zero Vector.
 func (v Vector) Dim() int { return len(v.Q) }
 
-// Floats is the dequantised vector, of length 1.
-func (v Vector) Floats() []float32 {
-	out := make([]float32, len(v.Q))
-	for i, q := range v.Q {
-		out[i] = float32(q) * v.Scale
-	}
-	return out
-}
-
 // Cosine is the cosine similarity of v and w, or 0 when they come from
 // different models or have different dimensions (or either is zero). It
 // costs one int8 dot product: about 70 ns for 1,024 dimensions on amd64.
@@ -83,24 +74,6 @@ func (v Vector) Cosine(w Vector) float32 {
 		return 0
 	}
 	return float32(dot(v.Q, w.Q)) * v.Scale * w.Scale
-}
-
-// Nearest finds the vector of vs closest to q: its index and cosine, or -1
-// and 0 when none is comparable with q. It is a brute-force scan, meant for
-// a few thousand recent stories (about 0.4 ms for 5,000 of 1,024
-// dimensions, see BenchmarkNearest5000).
-func Nearest(q Vector, vs []Vector) (int, float32) {
-	best, bestCos := -1, float32(0)
-	for i, v := range vs {
-		if len(v.Q) != len(q.Q) || len(q.Q) == 0 || v.Model != q.Model {
-			continue
-		}
-		c := float32(dot(q.Q, v.Q)) * q.Scale * v.Scale
-		if best < 0 || c > bestCos {
-			best, bestCos = i, c
-		}
-	}
-	return best, bestCos
 }
 
 // Encoding, version 1:
