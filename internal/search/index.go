@@ -75,8 +75,9 @@ import (
 )
 
 // MappingVersion changes whenever the mapping or the analysis changes; an
-// index built with another is rebuilt.
-const MappingVersion = 1
+// index built with another is rebuilt. 2: tokens carry no byte offsets,
+// and the time's doc values are one term.
+const MappingVersion = 2
 
 // Doc is what is indexed of one article.
 type Doc struct {
@@ -101,7 +102,8 @@ const (
 	fSite   = "site"   // the site and each parent domain
 	fTopics = "topics" // topic names, lower case
 	fStory  = "story"  // StoryID in decimal, "0" if not folded; doc values
-	fTime   = "time"   // Doc.Time; doc values
+	fTime   = "time"   // Doc.Time, for since: and until:
+	fWhen   = "when"   // Doc.Time in Unix nanoseconds, decimal; doc values
 )
 
 const (
@@ -151,6 +153,12 @@ func init() {
 // into one token per stem at consecutive positions from 1. Stems never
 // contain a space: analysis splits words at anything but letters, digits
 // and inner apostrophes.
+//
+// Tokens carry no byte offsets (Start and End are 0). Phrases need only
+// positions, and snippets are found in the plain text, not from bleve's
+// locations, while zap stores each occurrence's offsets as two varints
+// beside its position: a third of the index, and of the pages a phrase
+// query reads.
 type spaceTokenizer struct{}
 
 func (spaceTokenizer) Tokenize(b []byte) banalysis.TokenStream {
@@ -161,7 +169,7 @@ func (spaceTokenizer) Tokenize(b []byte) banalysis.TokenStream {
 			continue
 		}
 		if i > start {
-			ts = append(ts, &banalysis.Token{Start: start, End: i, Term: b[start:i],
+			ts = append(ts, &banalysis.Token{Term: b[start:i],
 				Position: len(ts) + 1, Type: banalysis.AlphaNumeric})
 		}
 		start = i + 1
@@ -198,7 +206,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		return f
 	}
 	when := bleve.NewDateTimeFieldMapping()
-	when.Store, when.IncludeInAll, when.DocValues = false, false, true
+	when.Store, when.IncludeInAll, when.DocValues = false, false, false
 
 	dm := bleve.NewDocumentStaticMapping()
 	dm.AddFieldMappingsAt(fTitle, text())
@@ -208,6 +216,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	dm.AddFieldMappingsAt(fTopics, keyword(false))
 	dm.AddFieldMappingsAt(fStory, keyword(true))
 	dm.AddFieldMappingsAt(fTime, when)
+	dm.AddFieldMappingsAt(fWhen, keyword(true))
 	im.DefaultMapping = dm
 	im.DefaultField = fText
 	return im, nil
@@ -517,9 +526,13 @@ func bleveDoc(d *Doc) *document.Document {
 	}
 	doc.AddField(keyword(fStory, 0, strconv.FormatUint(d.StoryID, 10), keywordOptions|bindex.DocValues))
 	if t := d.Time; !t.IsZero() && !t.Before(minTime) && !t.After(maxTime) {
-		if f, err := document.NewDateTimeFieldWithIndexingOptions(fTime, nil, t, time.RFC3339, bindex.IndexField|bindex.DocValues); err == nil {
+		if f, err := document.NewDateTimeFieldWithIndexingOptions(fTime, nil, t, time.RFC3339, bindex.IndexField); err == nil {
 			doc.AddField(f)
 		}
+		// The time again for ranking, apart: a date field's doc values
+		// hold all 16 of its prefix-coded range terms, and reading them
+		// for every match was most of a broad query's time.
+		doc.AddField(keyword(fWhen, 0, strconv.FormatInt(t.UnixNano(), 10), keywordOptions|bindex.DocValues))
 	}
 	return doc
 }

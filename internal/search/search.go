@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/numeric"
 	bsearch "github.com/blevesearch/bleve/v2/search"
 	bquery "github.com/blevesearch/bleve/v2/search/query"
 
@@ -288,7 +287,7 @@ func (x *Index) walk(ctx context.Context, bq bquery.Query, score bool, each func
 	}
 	var herr error // an error from the handler, not bleve's
 	maker := func(sctx *bsearch.SearchContext) (bsearch.DocumentMatchHandler, bool, error) {
-		dv, err := sctx.IndexReader.DocValueReader([]string{fStory, fTime})
+		dv, err := sctx.IndexReader.DocValueReader([]string{fStory, fWhen})
 		if err != nil {
 			return nil, false, err
 		}
@@ -297,14 +296,8 @@ func (x *Index) walk(ctx context.Context, bq bquery.Query, score bool, each func
 			switch field {
 			case fStory:
 				m.story, _ = strconv.ParseUint(string(term), 10, 64)
-			case fTime:
-				if pc := numeric.PrefixCoded(term); len(term) > 0 {
-					if shift, err := pc.Shift(); err == nil && shift == 0 {
-						if v, err := pc.Int64(); err == nil {
-							m.time = v
-						}
-					}
-				}
+			case fWhen:
+				m.time, _ = strconv.ParseInt(string(term), 10, 64)
 			}
 		}
 		return func(d *bsearch.DocumentMatch) error {
