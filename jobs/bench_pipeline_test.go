@@ -271,10 +271,12 @@ func benchPipeline(b *testing.B, fullText bool) {
 			feeds, perFeed, pbTopics, pbUsers, cen.counts, cen.fullText, cen.summaries)
 		b.Logf("cores busy over the run, in tenths: %s", rss.timeline(10))
 
+		mapped := pbMapped(filepath.Join(dir, "bench.db"))
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
 		b.Logf("database %.1f MiB: %s", float64(pbFileSize(filepath.Join(dir, "bench.db")))/(1<<20), pbDBStats(b, filepath.Join(dir, "bench.db")))
+		b.Logf("database pages mapped in at the end, by bucket: %s", pbMappedByBucket(filepath.Join(dir, "bench.db"), mapped))
 		os.RemoveAll(dir) // a full-text database is hundreds of MB
 		b.StartTimer()
 	}
@@ -282,7 +284,7 @@ func benchPipeline(b *testing.B, fullText bool) {
 
 // pbTrace logs, with DOZOR_BENCH_TRACE=1, one line a second: the cores in
 // use, the fetcher's requests in flight and waiting, the commits so far,
-// the heap and the goroutines. It returns the func that stops it.
+// the heap, the goroutines and the RSS. It returns the func that stops it.
 func pbTrace(b *testing.B, st *storage.Store, f *fetch.Fetcher, start time.Time) func() {
 	if os.Getenv("DOZOR_BENCH_TRACE") == "" {
 		return func() {}
@@ -304,9 +306,10 @@ func pbTrace(b *testing.B, st *storage.Store, f *fetch.Fetcher, start time.Time)
 			runtime.ReadMemStats(&m)
 			inFlight, waiting := f.Busy()
 			c := pbCPU()
-			b.Logf("t=%5.1fs cores %.2f fetches %d+%d waiting commits %d heap %d MiB goroutines %d",
+			// Straight to stderr: a benchmark's log keeps only its first lines.
+			fmt.Fprintf(os.Stderr, "t=%5.1fs cores %.2f fetches %d+%d waiting commits %d heap %d MiB goroutines %d RSS anon %d file %d MiB\n",
 				time.Since(start).Seconds(), float64(c-cpu)/float64(time.Since(at)), inFlight, waiting,
-				st.Commits(), m.HeapInuse>>20, runtime.NumGoroutine())
+				st.Commits(), m.HeapInuse>>20, runtime.NumGoroutine(), pbProcStatus("RssAnon")>>20, pbProcStatus("RssFile")>>20)
 			cpu, at = c, time.Now()
 		}
 	}()

@@ -257,8 +257,13 @@ func (f *Folder) log() *slog.Logger { return logOr(f.Log) }
 // state, rebuilt from the store's signatures at start, not worth a write
 // per band per article.
 type storyIndex struct {
-	window  time.Duration
-	bands   map[uint64][]uint64 // band key → story ids
+	window time.Duration
+	// bands maps a band key to a story with that band, and more to the
+	// others, if any. Most keys belong to one story, and a map of single
+	// ids takes a third of the memory of a map of slices: with 16 bands a
+	// story, the bands are most of the index.
+	bands   map[uint64]uint64
+	more    map[uint64][]uint64
 	stories map[uint64]*indexedStory
 }
 
@@ -268,13 +273,28 @@ type indexedStory struct {
 }
 
 func newStoryIndex(window time.Duration) *storyIndex {
-	return &storyIndex{window: window, bands: map[uint64][]uint64{}, stories: map[uint64]*indexedStory{}}
+	return &storyIndex{window: window, bands: map[uint64]uint64{}, more: map[uint64][]uint64{},
+		stories: map[uint64]*indexedStory{}}
 }
 
 func (x *storyIndex) add(id uint64, seen time.Time, sig dedup.Signature) {
 	x.stories[id] = &indexedStory{sig: sig, seen: seen}
 	for _, k := range sig.Bands() {
-		x.bands[k] = append(x.bands[k], id)
+		if _, ok := x.bands[k]; !ok {
+			x.bands[k] = id
+		} else {
+			x.more[k] = append(x.more[k], id)
+		}
+	}
+}
+
+// band calls each for every story id with band key k.
+func (x *storyIndex) band(k uint64, each func(id uint64)) {
+	if id, ok := x.bands[k]; ok {
+		each(id)
+		for _, id := range x.more[k] {
+			each(id)
+		}
 	}
 }
 
@@ -293,15 +313,15 @@ func (x *storyIndex) find(sig dedup.Signature, now time.Time) (uint64, bool) {
 	var best uint64
 	bestSim := 0.0
 	for _, k := range sig.Bands() {
-		for _, id := range x.bands[k] {
+		x.band(k, func(id uint64) {
 			st := x.stories[id]
 			if st == nil || now.Sub(st.seen) > x.window {
-				continue
+				return
 			}
 			if sim := dedup.Similarity(sig, st.sig); sim >= dedup.Threshold && sim > bestSim {
 				best, bestSim = id, sim
 			}
-		}
+		})
 	}
 	return best, bestSim > 0
 }
@@ -318,7 +338,7 @@ func (x *storyIndex) prune(now time.Time) {
 	if dead == 0 {
 		return
 	}
-	for k, ids := range x.bands {
+	for k, ids := range x.more {
 		live := ids[:0]
 		for _, id := range ids {
 			if x.stories[id] != nil {
@@ -326,9 +346,25 @@ func (x *storyIndex) prune(now time.Time) {
 			}
 		}
 		if len(live) == 0 {
-			delete(x.bands, k)
+			delete(x.more, k)
 		} else {
-			x.bands[k] = live
+			x.more[k] = live
+		}
+	}
+	for k, id := range x.bands {
+		if x.stories[id] != nil {
+			continue
+		}
+		// The first story is gone: the next one, if any, takes its place.
+		if ids := x.more[k]; len(ids) > 0 {
+			x.bands[k] = ids[0]
+			if len(ids) == 1 {
+				delete(x.more, k)
+			} else {
+				x.more[k] = ids[1:]
+			}
+		} else {
+			delete(x.bands, k)
 		}
 	}
 }

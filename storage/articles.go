@@ -206,7 +206,11 @@ func getArticle(tx *bolt.Tx, key []byte, text bool) (Article, error) {
 	}
 	if text {
 		if v := tx.Bucket(bucketFullText).Get(key); v != nil {
-			a.FullText = string(v)
+			t, err := unpackText(v)
+			if err != nil {
+				return Article{}, fmt.Errorf("article %x: %w", key, err)
+			}
+			a.FullText = t
 		}
 	}
 	return a, nil
@@ -246,8 +250,9 @@ func (s *Store) ArticleHead(id uint64) (Article, error) {
 func (s *Store) FullText(id uint64) (string, error) {
 	var text string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		text = string(tx.Bucket(bucketFullText).Get(itob(id)))
-		return nil
+		var err error
+		text, err = unpackText(tx.Bucket(bucketFullText).Get(itob(id)))
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("storage: full text of %d: %w", id, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,9 +43,12 @@ func fill(t testing.TB, s *Store, from, n, size int, fetched time.Time) int {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Texts like news (size bytes, compressing as news does), not
+		// one letter repeated, which would compress to nothing.
+		words := &growthWorld{rng: rand.New(rand.NewPCG(uint64(from), uint64(size)))}
 		var pages []PageResult
 		for _, a := range res[0] {
-			pages = append(pages, PageResult{ArticleID: a.ID, Lane: PageBulk, FullText: strings.Repeat("п", size/2), Sig: sigOf(uint32(a.ID)), HasSig: true})
+			pages = append(pages, PageResult{ArticleID: a.ID, Lane: PageBulk, FullText: words.text(size), Sig: sigOf(uint32(a.ID)), HasSig: true})
 		}
 		if err := s.SavePages(pages); err != nil {
 			t.Fatal(err)

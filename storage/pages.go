@@ -77,10 +77,16 @@ type PageResult struct {
 // text goes to its own bucket; the article's record is rewritten only when
 // the page changed its topics.
 func (s *Store) SavePages(results []PageResult) error {
+	packed := make([][]byte, len(results)) // compressed before the writer's turn
+	for i, r := range results {
+		if r.FullText != "" {
+			packed[i] = packText(r.FullText)
+		}
+	}
 	err := s.update(func(tx *bolt.Tx) error {
 		q, arts, texts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles), tx.Bucket(bucketFullText)
 		texts.FillPercent = appendFill
-		for _, r := range results {
+		for i, r := range results {
 			key := pageKey(r.Lane, r.ArticleID)
 			if q.Get(key) == nil {
 				continue
@@ -97,7 +103,7 @@ func (s *Store) SavePages(results []PageResult) error {
 				return err
 			}
 			if r.FullText != "" {
-				if err := texts.Put(id, []byte(r.FullText)); err != nil {
+				if err := texts.Put(id, packed[i]); err != nil {
 					return err
 				}
 			}
