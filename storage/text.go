@@ -8,7 +8,8 @@ import (
 )
 
 // Full texts are stored compressed, with zstd at its fastest level: news
-// text in Russian or English comes out three to four times smaller. They
+// text comes out two to three times smaller (the Russian seed article,
+// 8.3 KB, in 2.8 KB; the pipeline benchmark's pages in a third). They
 // are most of the database, and bbolt reads each one back soon after it
 // is written (it never splits a leaf of four values or fewer, so each
 // append rewrites the last few), through its memory map: the smaller they
