@@ -288,7 +288,18 @@ func onlyIndexFiles(path string) (empty bool, err error) {
 	return len(ents) == 0, nil
 }
 
-func runtimeConfig() map[string]any { return map[string]any{"bolt_timeout": lockWait.String()} }
+// runtimeConfig is scorch's configuration. Its merge policy allows at most
+// two segments of a size tier, not ten: every query runs over every
+// segment, and with bleve's default an archive of 100,000 articles settles
+// at eleven segments and its slowest queries take half as long again. The
+// merges this costs are a few seconds while a whole archive is indexed,
+// nothing at dozor's pace of a few thousand articles a day.
+func runtimeConfig() map[string]any {
+	return map[string]any{
+		"bolt_timeout":           lockWait.String(),
+		"scorchMergePlanOptions": map[string]any{"MaxSegmentsPerTier": 2},
+	}
+}
 
 // openExisting opens an index, failing on anything unusable: torn or
 // garbage files, an error or a panic from bleve, another mapping version.
