@@ -60,17 +60,32 @@ func pbMapped(path string) []bool {
 // bucket of the closed bbolt file at path, by walking its pages: the
 // largest first.
 func pbMappedByBucket(path string, mapped []bool) string {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil || len(mapped) == 0 {
 		return "unknown"
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "unknown"
+	}
 	ps := os.Getpagesize()
-	owner := make([]string, len(data)/ps)
+	owner := make([]string, fi.Size()/int64(ps))
+	// page reads one page with its overflow, not the whole file: the
+	// benchmark's memory is what is being looked at.
 	page := func(id uint64) []byte {
-		if int(id+1)*ps > len(data) {
+		head := make([]byte, ps)
+		if _, err := f.ReadAt(head, int64(id)*int64(ps)); err != nil {
 			return nil
 		}
-		return data[int(id)*ps:]
+		if overflow := binary.LittleEndian.Uint32(head[12:]); overflow > 0 {
+			full := make([]byte, (int(overflow)+1)*ps)
+			if _, err := f.ReadAt(full, int64(id)*int64(ps)); err != nil {
+				return nil
+			}
+			return full
+		}
+		return head
 	}
 	var walk func(id uint64, name string)
 	walk = func(id uint64, name string) {

@@ -93,7 +93,9 @@ func pbScale(b *testing.B) (feeds, perFeed int) {
 // DOZOR_BENCH_SCALE=200x50 sets another scale; DOZOR_BENCH_NOSYNC=1 opens
 // the store without fsync, to tell what commits cost; with
 // DOZOR_BENCH_HEAPPROFILE=file a heap profile near the peak is left in
-// file; DOZOR_BENCH_TRACE=1 logs the cores, fetches and commits each second.
+// file; DOZOR_BENCH_TRACE=1 logs the cores, fetches, commits, heap and RSS
+// each second. At the end it logs how much of each bucket was mapped in
+// (/proc/self/pagemap), which says what the file part of the RSS is.
 func BenchmarkPipeline(b *testing.B) {
 	for _, full := range []bool{false, true} {
 		name := "fulltext=off"
