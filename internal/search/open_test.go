@@ -2,11 +2,14 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 
 	"dozor/internal/query"
 )
@@ -219,5 +222,28 @@ func TestOpenLocked(t *testing.T) {
 	}
 	if n := count(t, x); n != 10 {
 		t.Fatalf("the open index lost documents: %d", n)
+	}
+}
+
+// TestMergePolicy: scorch reads its merge plan from the runtime config by
+// round-tripping it through JSON into its options, ignoring names it does
+// not know, so a misspelt option would silently leave bleve's default.
+func TestMergePolicy(t *testing.T) {
+	b, err := json.Marshal(runtimeConfig()["scorchMergePlanOptions"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := mergeplan.DefaultMergePlanOptions
+	if err := json.Unmarshal(b, &opts); err != nil {
+		t.Fatal(err)
+	}
+	if opts.MaxSegmentsPerTier != 2 {
+		t.Errorf("MaxSegmentsPerTier = %d from %s, want 2", opts.MaxSegmentsPerTier, b)
+	}
+	want := mergeplan.DefaultMergePlanOptions
+	want.MaxSegmentsPerTier = opts.MaxSegmentsPerTier
+	if opts.SegmentsPerMergeTask != want.SegmentsPerMergeTask || opts.TierGrowth != want.TierGrowth ||
+		opts.FloorSegmentSize != want.FloorSegmentSize || opts.MaxSegmentSize != want.MaxSegmentSize {
+		t.Errorf("merge plan %+v, want bleve's default but for MaxSegmentsPerTier", opts)
 	}
 }
