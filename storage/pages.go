@@ -84,8 +84,7 @@ func (s *Store) SavePages(results []PageResult) error {
 		}
 	}
 	err := s.update(func(tx *bolt.Tx) error {
-		q, arts, texts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles), tx.Bucket(bucketFullText)
-		texts.FillPercent = appendFill
+		q, arts := tx.Bucket(bucketPageQueue), tx.Bucket(bucketArticles)
 		for i, r := range results {
 			key := pageKey(r.Lane, r.ArticleID)
 			if q.Get(key) == nil {
@@ -103,7 +102,7 @@ func (s *Store) SavePages(results []PageResult) error {
 				return err
 			}
 			if r.FullText != "" {
-				if err := texts.Put(id, packed[i]); err != nil {
+				if err := putPageText(tx, id, packed[i]); err != nil {
 					return err
 				}
 			}

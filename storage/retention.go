@@ -25,7 +25,7 @@ import (
 //     pipeline's queues.
 //
 // Dropped:
-//   - the feed's text and the page's text (bucket full_text) of articles
+//   - the feed's text and the page's text (buckets page_texts and article_text) of articles
 //     stored more than keep ago, and their embeddings (bucket vectors);
 //     the story's own vector (story_vecs) stays for 🔎 and search;
 //   - the signatures of stories not seen for FoldHorizon (bucket
@@ -57,7 +57,7 @@ const metaPruneMark = "prune_article_mark"
 // PruneReport counts what one Prune dropped.
 type PruneReport struct {
 	Texts      int // articles that lost their feed text, page text or both
-	FullTexts  int // page texts among them (bucket full_text)
+	FullTexts  int // page texts among them (bucket page_texts)
 	Signatures int // story signatures (bucket story_sigs)
 	Delivered  int // sent or refused delivery records (bucket delivered)
 	Usage      int // days of usage counters (bucket usage)
@@ -182,7 +182,7 @@ func (s *Store) pruneTexts(cutoff time.Time, rep *PruneReport) error {
 			if err != nil {
 				return err
 			}
-			arts, texts := tx.Bucket(bucketArticles), tx.Bucket(bucketFullText)
+			arts := tx.Bucket(bucketArticles)
 			c := arts.Cursor()
 			k, v := c.Seek(itob(pos + 1))
 			for ; k != nil && len(ids) < pruneChunk; k, v = c.Next() {
@@ -205,7 +205,7 @@ func (s *Store) pruneTexts(cutoff time.Time, rep *PruneReport) error {
 				if rep.Held == 0 {
 					newMark = id
 				}
-				if texts.Get(k) != nil || bytes.Contains(v, []byte(`"text":`)) {
+				if hasPageText(tx, k) || bytes.Contains(v, []byte(`"text":`)) {
 					ids = append(ids, bytes.Clone(k))
 				}
 			}
@@ -225,7 +225,7 @@ func (s *Store) pruneTexts(cutoff time.Time, rep *PruneReport) error {
 			if err != nil {
 				return err
 			}
-			arts, ft := tx.Bucket(bucketArticles), tx.Bucket(bucketFullText)
+			arts := tx.Bucket(bucketArticles)
 			for _, k := range ids {
 				rec := arts.Get(k)
 				if rec == nil || articleHeld(tx, held, k) {
@@ -242,10 +242,11 @@ func (s *Store) pruneTexts(cutoff time.Time, rep *PruneReport) error {
 					}
 					changed = true
 				}
-				if ft.Get(k) != nil {
-					if err := ft.Delete(k); err != nil {
-						return err
-					}
+				had, err := deletePageText(tx, k)
+				if err != nil {
+					return err
+				}
+				if had {
 					full++
 					changed = true
 				}

@@ -39,7 +39,8 @@ var (
 	// is written once: placing it or storing its page rewrites 8 bytes or
 	// writes its text once, not the whole record again.
 	bucketArticleStory = []byte("article_story") // article id → story id
-	bucketFullText     = []byte("full_text")     // article id → text extracted from its page
+	bucketArticleText  = []byte("article_text")  // article id → its page text's number in page_texts
+	bucketPageTexts    = []byte("page_texts")    // number, in the order written → text extracted from a page (see text.go)
 	bucketStories      = []byte("stories")
 	bucketStorySigs    = []byte("story_sigs")
 	bucketTopics       = []byte("topics")
@@ -68,11 +69,14 @@ var (
 	// bucketEnrich is the page queue of versions before the pipeline had
 	// stages; Open moves what it holds into bucketPageQueue.
 	bucketEnrich = []byte("enrich")
+	// bucketFullText held page texts by article id before 2026-12; Open
+	// moves them into page_texts.
+	bucketFullText = []byte("full_text")
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketSources, bucketSourceURLs, bucketArticles, bucketArticleKeys,
-	bucketArticleTime, bucketArticleStory, bucketFullText, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
+	bucketArticleTime, bucketArticleStory, bucketArticleText, bucketPageTexts, bucketStories, bucketStorySigs, bucketTopics, bucketAlerts,
 	bucketSummaries, bucketUsage, bucketUsers, bucketSubs, bucketOutbox, bucketDelivered,
 	bucketPageQueue, bucketFoldQueue, bucketFanoutQueue, bucketIndexQueue, bucketHeld,
 	bucketEmbedQueue, bucketEditQueue, bucketVectors, bucketStoryVecs, bucketSentMsgs,
@@ -144,6 +148,9 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return migrateEnrich(tx)
 	})
+	if err == nil {
+		err = migrateFullText(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: init %s: %w", path, err)

@@ -285,7 +285,9 @@ func (ft *FoldTx) SaveStory(st *Story) error {
 // PutSig records the signature reprints of the story are compared with,
 // and when the story last took an article.
 func (ft *FoldTx) PutSig(storyID uint64, sig dedup.Signature) error {
-	return ft.tx.Bucket(bucketStorySigs).Put(itob(storyID), encodeSig(ft.now, sig))
+	b := ft.tx.Bucket(bucketStorySigs)
+	b.FillPercent = appendFill // story ids only grow
+	return b.Put(itob(storyID), encodeSig(ft.now, sig))
 }
 
 // QueueAlert hands a story that became news on topics to the summarize
