@@ -25,8 +25,9 @@ import (
 //     pipeline's queues.
 //
 // Dropped:
-//   - the feed's text and the page's text (buckets page_texts and article_text) of articles
-//     stored more than keep ago, and their embeddings (bucket vectors);
+//   - the feed's text and the page's text (buckets page_texts and
+//     article_text) of articles stored more than keep ago, and their
+//     embeddings (bucket vectors);
 //     the story's own vector (story_vecs) stays for 🔎 and search;
 //   - the signatures of stories not seen for FoldHorizon (bucket
 //     story_sigs), whatever keep is: the fold stage reads only those seen
