@@ -20,8 +20,8 @@ import (
 // article id, each text would land in the middle of the key space, in a
 // leaf written before, which bbolt reads back through its memory map to
 // rewrite it, so over a run every text's page ended up in the process's
-// memory (60 MiB of the pipeline benchmark's peak RSS). Appended, a text
-// is written once and read again only when asked for.
+// memory (about 40 MiB of the pipeline benchmark's peak RSS). Appended, a
+// text is written once and read again only when asked for.
 //
 // A value is a zstd frame, or, written by an older version, the text
 // itself; text is UTF-8 and never starts with zstd's magic number (its
