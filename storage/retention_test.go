@@ -205,6 +205,10 @@ func TestPruneDropsOldTextsKeepsIdentity(t *testing.T) {
 	if rep.Texts != 2 || rep.FullTexts != 1 || rep.Delivered != 1 || rep.Held != 0 {
 		t.Errorf("report = %+v, want 2 texts, 1 full text, 1 delivery record", rep)
 	}
+	// The text itself went, not only the article's reference to it.
+	if texts, refs := pageTextKeys(t, s); len(texts) != len(refs) {
+		t.Errorf("after prune %d page texts for %d references: %d left behind", len(texts), len(refs), len(texts)-len(refs))
+	}
 
 	for _, id := range []uint64{old1.ID, old2.ID} {
 		got, err := s.Article(id)

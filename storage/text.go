@@ -132,16 +132,16 @@ const migrateChunk = 1000
 // crash between two chunks loses nothing: a text moves in the same
 // transaction that deletes it from full_text, and the next Open goes on.
 func migrateFullText(db *bolt.DB) error {
-	var legacy bool
-	_ = db.View(func(tx *bolt.Tx) error { legacy = tx.Bucket(bucketFullText) != nil; return nil })
-	for legacy {
-		done := false
+	for {
+		// Looked at first, so that a database with nothing to move opens
+		// without a commit.
+		var legacy bool
+		_ = db.View(func(tx *bolt.Tx) error { legacy = tx.Bucket(bucketFullText) != nil; return nil })
+		if !legacy {
+			return nil
+		}
 		err := db.Update(func(tx *bolt.Tx) error {
 			old := tx.Bucket(bucketFullText)
-			if old == nil {
-				done = true
-				return nil
-			}
 			var keys [][]byte
 			c := old.Cursor()
 			for k, v := c.First(); k != nil && len(keys) < migrateChunk; k, v = c.Next() {
@@ -151,7 +151,6 @@ func migrateFullText(db *bolt.DB) error {
 				keys = append(keys, k)
 			}
 			if len(keys) == 0 {
-				done = true
 				return tx.DeleteBucket(bucketFullText)
 			}
 			for _, k := range keys {
@@ -164,7 +163,5 @@ func migrateFullText(db *bolt.DB) error {
 		if err != nil {
 			return fmt.Errorf("migrate full texts: %w", err)
 		}
-		legacy = !done
 	}
-	return nil
 }
